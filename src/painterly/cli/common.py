@@ -1,0 +1,75 @@
+"""Pieces the CLI commands share: options from dataclasses, the progress bar, signal handling."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import signal
+import sys
+import types
+import typing
+from collections.abc import Iterator
+
+
+def add_dataclass_options(parser: argparse.ArgumentParser, cls: type, skip: tuple[str, ...] = ()) -> None:
+    """One --option per dataclass field, with the field's default, help text and choices."""
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        if f.name in skip:
+            continue
+        kind, is_list = _scalar_type(hints[f.name])
+        kwargs: dict[str, object] = {"default": f.default, "help": f.metadata.get("help", ""), "dest": f.name}
+        if kind is not str:
+            kwargs["type"] = kind
+        if "choices" in f.metadata:
+            kwargs["choices"] = f.metadata["choices"]
+        if is_list:
+            kwargs["nargs"] = "+"
+        parser.add_argument("--" + f.name.replace("_", "-"), **kwargs)
+
+
+def dataclass_from_args(cls: type, args: argparse.Namespace):
+    return cls(**{f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if hasattr(args, f.name)})
+
+
+def _scalar_type(hint: object) -> tuple[type, bool]:
+    """int | None -> (int, False); list[float] | None -> (float, True)."""
+    is_union = typing.get_origin(hint) in (typing.Union, types.UnionType)
+    inner = [a for a in typing.get_args(hint) if a is not type(None)][0] if is_union else hint
+    if typing.get_origin(inner) is list:
+        return typing.get_args(inner)[0], True
+    return inner, False  # type: ignore[return-value]
+
+
+class ProgressBar:
+    """A tqdm bar on stderr showing the loss terms and an ETA; one bar for all pyramid levels."""
+
+    def __init__(self, total: int, unit: str = "step"):
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=total, unit=unit, dynamic_ncols=True, file=sys.stderr)
+
+    def __call__(self, event) -> None:
+        if self.bar.total != event.total:
+            self.bar.total = event.total
+        terms = {k: f"{v:.3g}" for k, v in event.terms.items()}
+        self.bar.set_postfix({"loss": f"{event.loss:.4g}", **terms}, refresh=False)
+        self.bar.update(event.step - self.bar.n)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM ends a run like Ctrl-C does: the engine stops and the best image so far is kept."""
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,152 @@
+"""The image-optimisation loop: one place where pixels are changed by gradient descent.
+
+Style transfer, feature inversion and DeepDream all call :func:`optimize_image` with their own
+objective. The loop emits a :class:`StepEvent` after every step to the callbacks it was given;
+progress bars, snapshots, previews and early stopping are callbacks. A callback that returns True
+asks the run to stop. Ctrl-C (KeyboardInterrupt) also ends the run, with the best image so far.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+import torch
+from torch import Tensor
+
+Objective = Callable[[Tensor], tuple[Tensor, Mapping[str, Tensor]]]
+"""image (1,3,H,W) -> (total loss, named loss terms for display)."""
+
+OPTIMIZERS = ("lbfgs", "adam")
+StopReason = Literal["finished", "callback", "interrupted"]
+
+
+@dataclass(frozen=True)
+class StepEvent:
+    """What the loop reports after each step. ``image()`` returns a copy of the current iterate."""
+
+    step: int  # 1-based, counted over all levels of a run
+    total: int  # steps planned for the whole run
+    loss: float
+    terms: Mapping[str, float]
+    elapsed: float  # seconds since the run started
+    size: tuple[int, int]  # (H, W) of the image being optimised
+    level: int = 0  # pyramid level (0-based) and number of levels
+    levels: int = 1
+    _image: Callable[[], Tensor] = field(default=lambda: torch.empty(0), repr=False)
+
+    def image(self) -> Tensor:
+        return self._image()
+
+
+Callback = Callable[[StepEvent], "bool | None"]
+
+
+@dataclass
+class OptimizeResult:
+    image: Tensor  # the iterate with the lowest loss seen, (1,3,H,W) on the run's device
+    loss: float
+    steps: int  # steps taken in this call
+    stopped: StopReason
+    history: list[float]
+
+
+@dataclass
+class RunClock:
+    """Shared by the levels of one run so step numbers and elapsed time continue across levels."""
+
+    total: int
+    step: int = 0
+    start: float = field(default_factory=time.perf_counter)
+    level: int = 0
+    levels: int = 1
+
+
+def make_optimizer(name: str, params: list[Tensor], lr: float | None) -> torch.optim.Optimizer:
+    """L-BFGS takes one iteration per step (its history persists across steps); Adam a plain step."""
+    if name == "lbfgs":
+        # No line search, unit step as in neural-style: one objective evaluation per step, so a step
+        # costs what a forward+backward costs.
+        return torch.optim.LBFGS(params, lr=lr or 1.0, max_iter=1, history_size=100)
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr or 0.02)
+    raise ValueError(f"unknown optimizer {name!r}; valid: {', '.join(OPTIMIZERS)}")
+
+
+def optimize_image(
+    objective: Objective,
+    init: Tensor,
+    *,
+    iterations: int,
+    optimizer: str = "lbfgs",
+    lr: float | None = None,
+    callbacks: Iterable[Callback] = (),
+    clock: RunClock | None = None,
+    value_range: tuple[float, float] | None = (0.0, 1.0),
+) -> OptimizeResult:
+    """Minimise ``objective`` over the pixels of a copy of ``init`` for ``iterations`` steps.
+
+    The caller's tensor is never modified. Pixels are clamped to ``value_range`` after each step
+    (projected gradient descent), so L-BFGS and Adam both stay in the displayable range.
+    """
+    callbacks = list(callbacks)
+    clock = clock or RunClock(total=iterations)
+    image = init.detach().clone().requires_grad_(True)
+    opt = make_optimizer(optimizer, [image], lr)
+    best: dict[str, object] = {"loss": float("inf"), "image": image.detach().clone(), "terms": {}}
+    history: list[float] = []
+
+    def closure() -> Tensor:
+        opt.zero_grad(set_to_none=True)
+        loss, terms = objective(image)
+        loss.backward()
+        value = float(loss.detach())
+        # The loss is measured at the current pixels before they move, so this is exact bookkeeping.
+        if value < best["loss"]:
+            best.update(loss=value, image=image.detach().clone())
+        best["terms"] = {k: float(v.detach()) for k, v in terms.items()}
+        best["last"] = value
+        return loss
+
+    stopped: StopReason = "finished"
+    steps = 0
+    try:
+        for _ in range(iterations):
+            opt.step(closure)
+            if value_range is not None:
+                with torch.no_grad():
+                    image.clamp_(*value_range)
+            steps += 1
+            clock.step += 1
+            history.append(best["last"])  # type: ignore[arg-type]
+            event = StepEvent(
+                step=clock.step,
+                total=clock.total,
+                loss=best["last"],  # type: ignore[arg-type]
+                terms=best["terms"],  # type: ignore[arg-type]
+                elapsed=time.perf_counter() - clock.start,
+                size=(image.shape[-2], image.shape[-1]),
+                level=clock.level,
+                levels=clock.levels,
+                _image=lambda: image.detach().clone(),
+            )
+            if any([bool(cb(event)) for cb in callbacks]):
+                stopped = "callback"
+                break
+    except KeyboardInterrupt:
+        stopped = "interrupted"
+    if stopped != "interrupted":
+        # Score the final iterate too: the last step's move has not been evaluated yet.
+        with torch.no_grad():
+            final_loss = float(objective(image)[0])
+        if final_loss < best["loss"]:
+            best.update(loss=final_loss, image=image.detach().clone())
+    return OptimizeResult(
+        image=best["image"],  # type: ignore[arg-type]
+        loss=best["loss"],  # type: ignore[arg-type]
+        steps=steps,
+        stopped=stopped,
+        history=history,
+    )

@@ -1,0 +1,21 @@
+"""Errors that carry a one-line message meant for the person running painterly.
+
+Front ends (CLI, server) catch :class:`PainterlyError` and show ``str(err)`` as it is; anything
+else is a bug and may show a traceback.
+"""
+
+
+class PainterlyError(Exception):
+    """Base class: the message is one line, names the file or field, and says what is wrong."""
+
+
+class ImageError(PainterlyError):
+    """An image could not be read or written (names the file)."""
+
+
+class ModelError(PainterlyError):
+    """A backbone, layer or weights file is unknown or unavailable."""
+
+
+class ParameterError(PainterlyError, ValueError):
+    """A parameter has an invalid value (names the field)."""

@@ -1,0 +1,89 @@
+"""The one typed description of style-transfer parameters.
+
+The Python API, the CLI options and (later) the web form are all built from :class:`StyleParams`,
+so each default and help text lives here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import ParameterError
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
+INITS = ("content", "noise", "mixed")
+POOLINGS = ("max", "avg")
+
+
+def _opt(default: Any, help: str, **extra: Any) -> Any:
+    return field(default=default, metadata={"help": help, **extra})
+
+
+@dataclass
+class StyleParams:
+    size: int = _opt(512, "long side of the output in pixels", minimum=32)
+    model: str = _opt("efficientnet-lite0", "backbone network (see `painterly models`)")
+    iterations: int = _opt(300, "optimisation steps", minimum=1)
+    optimizer: str = _opt("lbfgs", "lbfgs (best quality per step) or adam", choices=("lbfgs", "adam"))
+    learning_rate: float | None = _opt(None, "step size; default 1.0 for lbfgs, 0.02 for adam", minimum=0.0)
+    content_weight: float = _opt(1.0, "weight of the content loss", minimum=0.0)
+    style_weight: float = _opt(10.0, "weight of the style loss", minimum=0.0)
+    tv_weight: float = _opt(2.0, "weight of the total-variation smoothness term", minimum=0.0)
+    style_weights: list[float] | None = _opt(
+        None, "blend weights, one per style image (default: equal)", nargs="+", minimum=0.0
+    )
+    pyramid_start: int = _opt(
+        128, "long side of the first level of the coarse-to-fine pyramid (sizes grow by sqrt(2)); 0: full size only", minimum=0
+    )
+    style_scale: float = _opt(1.0, "size of the style image relative to the output (0.5 = smaller brush strokes)", minimum=0.05)
+    content_layers: str | None = _opt(None, "content layers as name[:weight],… (default: the backbone's)")
+    style_layers: str | None = _opt(None, "style layers as name[:weight],… (default: the backbone's)")
+    init: str = _opt("content", "start image: content, noise, mixed, or the path of an image")
+    seed: int = _opt(0, "random seed; the same seed gives the same picture on the CPU")
+    device: str = _opt("auto", "auto, cpu, cuda or mps", choices=DEVICES)
+    pooling: str = _opt("max", "pooling of VGG backbones: max or avg", choices=POOLINGS)
+
+    def validate(self) -> StyleParams:
+        """Raise ParameterError naming the first invalid field; return self for chaining."""
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            choices = f.metadata.get("choices")
+            if choices and value not in choices:
+                raise ParameterError(f"{f.name}: {value!r} is not one of {', '.join(choices)}")
+            minimum = f.metadata.get("minimum")
+            if minimum is not None and value is not None:
+                for v in value if isinstance(value, list) else [value]:
+                    if v < minimum or v != v:  # v != v catches NaN
+                        raise ParameterError(f"{f.name}: {v} is below the minimum {minimum}")
+        if self.style_weights is not None and sum(self.style_weights) <= 0:
+            raise ParameterError("style_weights: must add up to more than 0")
+        if self.content_layers is not None:
+            parse_layer_spec(self.content_layers, "content_layers")
+        if self.style_layers is not None:
+            parse_layer_spec(self.style_layers, "style_layers")
+        return self
+
+    def replace(self, **changes: Any) -> StyleParams:
+        return dataclasses.replace(self, **changes)
+
+
+def parse_layer_spec(spec: str, field_name: str = "layers") -> dict[str, float]:
+    """'b1.dw:2,b3.dw' -> {'b1.dw': 2.0, 'b3.dw': 1.0}. Names are checked later, by the backbone."""
+    layers: dict[str, float] = {}
+    for part in spec.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        name, _, weight = part.partition(":")
+        try:
+            value = float(weight) if weight else 1.0
+        except ValueError:
+            raise ParameterError(f"{field_name}: weight {weight!r} of layer {name!r} is not a number") from None
+        if value < 0 or value != value:
+            raise ParameterError(f"{field_name}: weight of layer {name!r} must be >= 0")
+        layers[name.strip()] = value
+    if not layers or sum(layers.values()) <= 0:
+        raise ParameterError(f"{field_name}: give at least one layer with a positive weight")
+    return layers

@@ -1,0 +1,21 @@
+"""'Did you mean' hints for mistyped names (models, layers, presets)."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+def did_you_mean(name: str, choices: Iterable[str], *, limit: int = 3) -> str:
+    """Return ' (did you mean X?)' for the closest choices, or '' if none is close."""
+    close = difflib.get_close_matches(name, list(choices), n=limit, cutoff=0.5)
+    if not close:
+        return ""
+    return " (did you mean " + " or ".join(repr(c) for c in close) + "?)"
+
+
+def unknown_name_message(kind: str, name: str, choices: Iterable[str]) -> str:
+    """One line: unknown <kind> 'name' (did you mean …?); valid: a, b, c."""
+    choices = list(choices)
+    shown = ", ".join(choices[:12]) + (", …" if len(choices) > 12 else "")
+    return f"unknown {kind} {name!r}{did_you_mean(name, choices)}; valid: {shown}"
