@@ -53,6 +53,17 @@ def tv_loss(image: Tensor) -> Tensor:
     return dx.pow(2).mean() + dy.pow(2).mean()
 
 
+def color_gram(image: Tensor) -> Tensor:
+    """(B, 3, H, W) -> (B, 4, 4): Gram of the pixels with a constant channel appended.
+
+    It holds the mean colour (the products with the constant channel) and the second moments of
+    the colours, so matching it matches the style's palette. Gatys et al. have no such term; it is
+    the pixel-level colour statistic of Risser et al. (2017), in its simplest (moment) form.
+    """
+    ones = torch.ones_like(image[:, :1])
+    return gram_matrix(torch.cat([image, ones], dim=1))
+
+
 def blend_grams(grams: Sequence[Tensor], weights: Sequence[float]) -> Tensor:
     """Weighted mean of Gram matrices: the style target of several styles (as neural-style does)."""
     if len(grams) != len(weights) or not grams:

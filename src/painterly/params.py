@@ -31,6 +31,7 @@ class StyleParams:
     content_weight: float = _opt(1.0, "weight of the content loss", minimum=0.0)
     style_weight: float = _opt(10.0, "weight of the style loss", minimum=0.0)
     tv_weight: float = _opt(2.0, "weight of the total-variation smoothness term", minimum=0.0)
+    color_weight: float = _opt(10.0, "weight of matching the style's palette (mean and covariance of its colours)", minimum=0.0)
     style_weights: list[float] | None = _opt(
         None, "blend weights, one per style image (default: equal)", nargs="+", minimum=0.0
     )

@@ -129,6 +129,7 @@ def _build_objective(net, content_img, style_imgs, blend, content_layers, style_
             {n: losses.gram_matrix(f) for n, f in net(s, list(style_layers)).items()} for s in style_imgs
         ]
     style_targets = {n: losses.blend_grams([g[n] for g in grams_per_style], blend) for n in style_layers}
+    color_target = losses.blend_grams([losses.color_gram(s) for s in style_imgs], blend)
     content_loss = losses.ContentLoss(content_feats, content_layers)
     style_loss = losses.StyleLoss(style_targets, style_layers)
 
@@ -138,6 +139,7 @@ def _build_objective(net, content_img, style_imgs, blend, content_layers, style_
             "content": params.content_weight * content_loss(feats),
             "style": params.style_weight * style_loss(feats),
             "tv": params.tv_weight * losses.tv_loss(image),
+            "color": params.color_weight * losses.relative_squared_error(losses.color_gram(image), color_target),
         }
         return sum(terms.values()), terms
 

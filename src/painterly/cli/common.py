@@ -43,22 +43,27 @@ def _scalar_type(hint: object) -> tuple[type, bool]:
 
 
 class ProgressBar:
-    """A tqdm bar on stderr showing the loss terms and an ETA; one bar for all pyramid levels."""
+    """A tqdm bar on stderr showing the loss terms and an ETA; one bar for all pyramid levels.
 
-    def __init__(self, total: int, unit: str = "step"):
-        from tqdm import tqdm
+    The bar appears with the first step, so an error while loading inputs prints only itself.
+    """
 
-        self.bar = tqdm(total=total, unit=unit, dynamic_ncols=True, file=sys.stderr)
+    def __init__(self, unit: str = "step"):
+        self.unit = unit
+        self.bar = None
 
     def __call__(self, event) -> None:
-        if self.bar.total != event.total:
-            self.bar.total = event.total
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=event.total, unit=self.unit, dynamic_ncols=True, file=sys.stderr)
         terms = {k: f"{v:.3g}" for k, v in event.terms.items()}
         self.bar.set_postfix({"loss": f"{event.loss:.4g}", **terms}, refresh=False)
         self.bar.update(event.step - self.bar.n)
 
     def close(self) -> None:
-        self.bar.close()
+        if self.bar is not None:
+            self.bar.close()
 
 
 @contextlib.contextmanager

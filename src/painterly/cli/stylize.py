@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         save_image(image, path, bit_depth=args.bit_depth, protect=inputs)
 
     callbacks = []
-    progress = None if args.quiet else ProgressBar(params.iterations)
+    progress = None if args.quiet else ProgressBar()
     if progress:
         callbacks.append(progress)
     if args.save_every > 0:

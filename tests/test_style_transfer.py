@@ -1,0 +1,98 @@
+"""Style transfer end to end with the real embedded backbone, on tiny images."""
+
+import pytest
+import torch
+
+from painterly import StyleParams, create_backbone, load_image
+from painterly.errors import ParameterError
+from painterly.style_transfer import pyramid_sizes, stylize
+
+from imagegen import stripes
+
+TINY = dict(size=64, iterations=8, pyramid_start=0, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def backbone():
+    return create_backbone("efficientnet-lite0")
+
+
+@pytest.fixture(scope="module")
+def cat(cat_path):
+    return load_image(cat_path)
+
+
+def test_the_loss_goes_down_and_the_picture_moves_toward_the_style(backbone, cat):
+    result = stylize(cat, stripes(), StyleParams(**{**TINY, "iterations": 15}), backbone=backbone)
+    assert result.history[-1] < 0.7 * result.history[0]
+    assert result.image.shape == (1, 3, 42, 64)
+    # The stripes are red and blue: the painting's mean colour moves toward them from the cat's.
+    cat_small = torch.nn.functional.interpolate(cat, size=(42, 64), mode="area")
+    blue_minus_green = lambda im: (im[:, 2] - im[:, 1]).mean().item()  # noqa: E731
+    assert blue_minus_green(result.image) > blue_minus_green(cat_small) + 0.05
+
+
+def test_same_seed_same_picture_other_seed_other_picture(backbone, cat):
+    params = StyleParams(**TINY, init="noise", seed=3)
+    first = stylize(cat, stripes(), params, backbone=backbone).image
+    again = stylize(cat, stripes(), params, backbone=backbone).image
+    other = stylize(cat, stripes(), params.replace(seed=4), backbone=backbone).image
+    assert torch.equal(first, again)
+    assert not torch.equal(first, other)
+
+
+def test_inputs_are_not_modified(backbone, cat):
+    style = stripes()
+    before = (cat.clone(), style.clone())
+    stylize(cat, style, StyleParams(**TINY), backbone=backbone)
+    assert torch.equal(cat, before[0]) and torch.equal(style, before[1])
+
+
+def test_a_blend_weight_of_zero_is_the_same_as_leaving_the_style_out(backbone, cat):
+    other_style = torch.rand(1, 3, 48, 48, generator=torch.Generator().manual_seed(0))
+    single = stylize(cat, stripes(), StyleParams(**TINY), backbone=backbone).image
+    blended = stylize(cat, [stripes(), other_style], StyleParams(**TINY, style_weights=[1.0, 0.0]), backbone=backbone)
+    assert torch.equal(single, blended.image)
+
+
+def test_pyramid_levels_grow_by_sqrt2_and_end_at_the_requested_size(backbone, cat):
+    assert pyramid_sizes(512, 128) == [128, 181, 256, 362, 512]
+    assert pyramid_sizes(512, 0) == [512]
+    sizes = []
+    params = StyleParams(size=90, iterations=2, pyramid_start=45, device="cpu")
+    result = stylize(cat, stripes(), params, backbone=backbone, callbacks=[lambda e: sizes.append((e.level, e.size))])
+    # Levels whose short side would fall under 32 px are skipped (the cat is 3:2).
+    assert [s for _, s in sizes] == [(42, 64), (42, 64), (60, 90), (60, 90)]
+    assert [lvl for lvl, _ in sizes] == [0, 0, 1, 1]
+    assert result.image.shape[-2:] == (60, 90) and result.steps == 4
+
+
+def test_stopping_at_a_coarse_level_still_returns_the_requested_size(backbone, cat):
+    params = StyleParams(size=90, iterations=3, pyramid_start=45, device="cpu")
+    result = stylize(cat, stripes(), params, backbone=backbone, callbacks=[lambda e: e.step == 2])
+    assert result.stopped == "callback" and result.steps == 2
+    assert result.image.shape[-2:] == (60, 90)
+
+
+def test_style_scale_changes_the_picture(backbone, cat):
+    small = stylize(cat, stripes(96, 96), StyleParams(**TINY, style_scale=0.5), backbone=backbone).image
+    large = stylize(cat, stripes(96, 96), StyleParams(**TINY, style_scale=2.0), backbone=backbone).image
+    assert (small - large).abs().mean() > 0.01
+
+
+@pytest.mark.parametrize(
+    "styles, change, message",
+    [
+        ([stripes()], {"style_weights": [1.0, 2.0]}, "style_weights: 2 weights for 1 style images"),
+        ([], {}, "styles: give at least one style image"),
+        ([torch.rand(1, 3, 8, 8)], {}, "style image 1: 8x8 px is too small"),
+        ([torch.rand(1, 3, 40, 4000)], {}, "style image 1: 4000x40 px has a short side of 1 px"),
+        ([stripes()], {"style_layers": "b3.dww"}, "did you mean 'b3.dw'"),
+        ([stripes()], {"init": "nowhere.png"}, "init: 'nowhere.png' is not content"),
+    ],
+)
+def test_bad_arguments_give_one_line_errors(backbone, cat, styles, change, message):
+    with pytest.raises(Exception) as err:
+        stylize(cat, styles, StyleParams(**{**TINY, **change}), backbone=backbone)
+    assert message in str(err.value) and "\n" not in str(err.value)
+    assert isinstance(err.value, (ParameterError,)) or type(err.value).__name__ == "ModelError"
