@@ -96,3 +96,51 @@ def test_bad_arguments_give_one_line_errors(backbone, cat, styles, change, messa
         stylize(cat, styles, StyleParams(**{**TINY, **change}), backbone=backbone)
     assert message in str(err.value) and "\n" not in str(err.value)
     assert isinstance(err.value, (ParameterError,)) or type(err.value).__name__ == "ModelError"
+
+
+def _distance(a, b):
+    return (a - b).abs().mean().item()
+
+
+def test_strength_goes_smoothly_from_the_photo_to_the_full_style(backbone, cat):
+    from painterly import losses
+
+    content = torch.nn.functional.interpolate(cat, size=(42, 64), mode="bicubic", antialias=True).clamp(0, 1)
+    runs = {s: stylize(cat, stripes(), StyleParams(**TINY, strength=s), backbone=backbone).image for s in (0.0, 0.5, 1.0)}
+    assert _distance(runs[0.0], content) < 1e-3  # no style at all: the photo itself
+    layers = list(backbone.default_style_layers)
+    with torch.no_grad():
+        target = {n: losses.gram_matrix(f) for n, f in backbone(stripes(), layers).items()}
+
+        def style_distance(image):
+            return sum(losses.style_loss(f, target[n]).item() for n, f in backbone(image, layers).items())
+
+        distances = [style_distance(runs[s]) for s in (0.0, 0.5, 1.0)]
+    assert distances[0] > distances[1] > distances[2]
+
+
+def test_preserve_colors_luminance_keeps_the_photos_chroma(backbone, cat):
+    from painterly.colors import rgb_to_yiq
+
+    content = torch.nn.functional.interpolate(cat, size=(42, 64), mode="bicubic", antialias=True).clamp(0, 1)
+    plain = stylize(cat, stripes(), StyleParams(**TINY), backbone=backbone).image
+    kept = stylize(cat, stripes(), StyleParams(**TINY, preserve_colors="luminance"), backbone=backbone).image
+    chroma = lambda im: rgb_to_yiq(im)[:, 1:]  # noqa: E731
+    assert _distance(chroma(kept), chroma(content)) < 0.2 * _distance(chroma(plain), chroma(content))
+
+
+def test_preserve_colors_histogram_moves_the_palette_back_to_the_photo(backbone, cat):
+    content = torch.nn.functional.interpolate(cat, size=(42, 64), mode="area")
+    mean_colour = lambda im: im.mean(dim=(2, 3))  # noqa: E731
+    plain = stylize(cat, stripes(), StyleParams(**TINY), backbone=backbone).image
+    kept = stylize(cat, stripes(), StyleParams(**TINY, preserve_colors="histogram"), backbone=backbone).image
+    assert _distance(mean_colour(kept), mean_colour(content)) < 0.5 * _distance(mean_colour(plain), mean_colour(content))
+
+
+def test_quality_presets_set_the_steps_unless_iterations_are_given(backbone, cat):
+    assert StyleParams(quality="draft").steps_per_level == 25
+    assert StyleParams(quality="high", iterations=7).steps_per_level == 7
+    steps = []
+    params = StyleParams(size=64, quality="draft", pyramid_start=0, device="cpu")
+    stylize(cat, stripes(), params, backbone=backbone, callbacks=[lambda e: steps.append(e.total)])
+    assert steps[-1] == 25 and len(steps) == 25

@@ -15,6 +15,9 @@ from .errors import ParameterError
 DEVICES = ("auto", "cpu", "cuda", "mps")
 INITS = ("content", "noise", "mixed")
 POOLINGS = ("max", "avg")
+PRESERVE_COLORS = ("none", "luminance", "histogram")
+# Steps per pyramid level for each --quality preset; levels cost 1/2 as much per step as the next.
+QUALITY_STEPS = {"draft": 25, "normal": 100, "high": 250}
 
 
 def _opt(default: Any, help: str, **extra: Any) -> Any:
@@ -25,13 +28,19 @@ def _opt(default: Any, help: str, **extra: Any) -> Any:
 class StyleParams:
     size: int = _opt(512, "long side of the output in pixels", minimum=32)
     model: str = _opt("efficientnet-lite0", "backbone network (see `painterly models`)")
-    iterations: int = _opt(300, "optimisation steps", minimum=1)
+    quality: str = _opt("normal", "preset trading time for quality: draft, normal or high", choices=tuple(QUALITY_STEPS))
+    iterations: int | None = _opt(None, "optimisation steps per pyramid level (default: set by --quality)", minimum=1)
     optimizer: str = _opt("lbfgs", "lbfgs (best quality per step) or adam", choices=("lbfgs", "adam"))
     learning_rate: float | None = _opt(None, "step size; default 1.0 for lbfgs, 0.02 for adam", minimum=0.0)
     content_weight: float = _opt(1.0, "weight of the content loss", minimum=0.0)
     style_weight: float = _opt(10.0, "weight of the style loss", minimum=0.0)
     tv_weight: float = _opt(2.0, "weight of the total-variation smoothness term", minimum=0.0)
     color_weight: float = _opt(10.0, "weight of matching the style's palette (mean and covariance of its colours)", minimum=0.0)
+    strength: float = _opt(1.0, "how much style: 0 keeps the photo, 1 is the full style", minimum=0.0, maximum=1.0)
+    preserve_colors: str = _opt(
+        "none", "keep the photo's colours: luminance (style changes brightness only) or histogram "
+        "(style recoloured to the photo's palette first)", choices=PRESERVE_COLORS
+    )
     style_weights: list[float] | None = _opt(
         None, "blend weights, one per style image (default: equal)", nargs="+", minimum=0.0
     )
@@ -58,6 +67,8 @@ class StyleParams:
                 for v in value if isinstance(value, list) else [value]:
                     if v < minimum or v != v:  # v != v catches NaN
                         raise ParameterError(f"{f.name}: {v} is below the minimum {minimum}")
+                    if "maximum" in f.metadata and v > f.metadata["maximum"]:
+                        raise ParameterError(f"{f.name}: {v} is above the maximum {f.metadata['maximum']}")
         if self.style_weights is not None and sum(self.style_weights) <= 0:
             raise ParameterError("style_weights: must add up to more than 0")
         if self.content_layers is not None:
@@ -65,6 +76,21 @@ class StyleParams:
         if self.style_layers is not None:
             parse_layer_spec(self.style_layers, "style_layers")
         return self
+
+    @property
+    def steps_per_level(self) -> int:
+        return self.iterations or QUALITY_STEPS[self.quality]
+
+    @property
+    def effective_style_weight(self) -> float:
+        """style_weight scaled by strength on a log scale: each third of the slider is 10x.
+
+        A linear scale would do almost nothing until the very end, because the picture responds
+        to the ratio of style to content weight, and that ratio spans orders of magnitude.
+        """
+        if self.strength <= 0:
+            return 0.0
+        return self.style_weight * 10 ** (3 * (self.strength - 1))
 
     def replace(self, **changes: Any) -> StyleParams:
         return dataclasses.replace(self, **changes)

@@ -17,6 +17,7 @@ from torch import Tensor
 from . import losses
 from .backbones import Backbone, create_backbone
 from .devices import resolve_device
+from .colors import match_histogram, transfer_luminance
 from .engine import Callback, RunClock, StopReason, optimize_image
 from .errors import ParameterError
 from .io import load_image, resize_long_side, resize_to
@@ -65,9 +66,14 @@ def stylize(
         _checked(_as_image(s), _style_size(params, params.size), _label(s, f"style image {i + 1}"))
         for i, s in enumerate(style_list)
     ]
-    final_hw = tuple(resize_long_side(content_src, params.size).shape[-2:])
+    final_content = resize_long_side(content_src, params.size)
+    final_hw = tuple(final_content.shape[-2:])
+    if params.preserve_colors == "histogram":
+        # Gatys et al. 2016, colour histogram matching: recolour the style to the photo's palette
+        # before taking its statistics, so the painting keeps the photo's colours.
+        style_srcs = [match_histogram(s, final_content) for s in style_srcs]
     sizes = [s for s in pyramid_sizes(params.size, params.pyramid_start) if _fits(content_src, s)]
-    clock = RunClock(total=params.iterations * len(sizes), start=start, levels=len(sizes))
+    clock = RunClock(total=params.steps_per_level * len(sizes), start=start, levels=len(sizes))
     image: Tensor | None = None
     history: list[float] = []
     for level, size in enumerate(sizes):
@@ -84,7 +90,7 @@ def stylize(
         result = optimize_image(
             objective,
             init,
-            iterations=params.iterations,
+            iterations=params.steps_per_level,
             optimizer=params.optimizer,
             lr=params.learning_rate,
             callbacks=callbacks,
@@ -96,6 +102,11 @@ def stylize(
     assert image is not None
     if tuple(image.shape[-2:]) != final_hw:  # stopped before the last level
         image = resize_to(image, final_hw)
+    if params.preserve_colors == "luminance":
+        # Gatys et al. 2016, luminance-only transfer: keep the painting's brightness pattern and
+        # put the photo's chroma back. (They optimise on luminance alone; recombining afterwards
+        # gives the same kind of picture without a second, grey-scale objective.)
+        image = transfer_luminance(image, final_content.to(image.device))
     return StyleResult(
         image=image.detach().to("cpu", torch.float32),
         loss=result.loss,
@@ -137,9 +148,9 @@ def _build_objective(net, content_img, style_imgs, blend, content_layers, style_
         feats = net(image, layers)
         terms = {
             "content": params.content_weight * content_loss(feats),
-            "style": params.style_weight * style_loss(feats),
-            "tv": params.tv_weight * losses.tv_loss(image),
-            "color": params.color_weight * losses.relative_squared_error(losses.color_gram(image), color_target),
+            "style": params.effective_style_weight * style_loss(feats),
+            "tv": params.tv_weight * params.strength * losses.tv_loss(image),
+            "color": params.color_weight * params.strength * losses.relative_squared_error(losses.color_gram(image), color_target),
         }
         return sum(terms.values()), terms
 
