@@ -80,3 +80,12 @@ def test_loss_modules_agree_with_functions_and_weight_layers():
     before = module(feats).clone()
     grams["a"].mul_(100)
     assert torch.equal(module(feats), before)
+
+
+def test_masked_gram_of_a_hard_mask_is_the_gram_of_the_region():
+    feats = torch.randn(1, 4, 6, 8, generator=torch.Generator().manual_seed(3))
+    mask = torch.zeros(1, 1, 6, 8)
+    mask[..., :, :3] = 1.0
+    assert torch.allclose(losses.masked_gram_matrix(feats, mask), losses.gram_matrix(feats[..., :3]), atol=1e-6)
+    # A uniform soft mask weighs every position alike: the plain Gram matrix.
+    assert torch.allclose(losses.masked_gram_matrix(feats, torch.full((1, 1, 6, 8), 0.3)), losses.gram_matrix(feats), atol=1e-6)

@@ -29,6 +29,19 @@ def gram_matrix(features: Tensor) -> Tensor:
     return flat @ flat.transpose(1, 2) / (h * w)
 
 
+def masked_gram_matrix(features: Tensor, mask: Tensor) -> Tensor:
+    """Gram matrix of the positions a (B, 1, H, W) mask in [0, 1] selects, as a weighted mean.
+
+    With a 0/1 mask this is exactly the Gram matrix of the selected positions; soft values weigh
+    positions in between, which is what gives soft edges between regions (the guided Gram
+    matrices of Gatys et al. 2017, "Controlling Perceptual Factors in Neural Style Transfer").
+    """
+    b, c, h, w = features.shape
+    flat = features.reshape(b, c, h * w)
+    weights = mask.reshape(mask.shape[0], 1, h * w)
+    return (flat * weights) @ flat.transpose(1, 2) / weights.sum(-1, keepdim=True).clamp_min(_EPS)
+
+
 def relative_squared_error(value: Tensor, target: Tensor) -> Tensor:
     """||value - target||^2 / ||target||^2, summed over all but the batch dim, averaged over B."""
     dims = tuple(range(1, target.dim()))

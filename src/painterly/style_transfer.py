@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from . import losses
@@ -44,8 +45,13 @@ def stylize(
     *,
     callbacks: Iterable[Callback] = (),
     backbone: Backbone | None = None,
+    masks: Sequence[ImageLike] | None = None,
 ) -> StyleResult:
-    """Paint ``content`` in the style of ``styles``; tensors are (1,3,H,W) sRGB in [0,1], or paths."""
+    """Paint ``content`` in the style of ``styles``; tensors are (1,3,H,W) sRGB in [0,1], or paths.
+
+    ``masks`` (optional, one per style) confine each style to a region: white is "this style",
+    black is "not this style", grey values blend. Where no mask is white the photo stays as it is.
+    """
     params = (params or StyleParams()).validate()
     style_list = [styles] if isinstance(styles, (Tensor, str, os.PathLike)) else list(styles)
     if not style_list:
@@ -53,6 +59,9 @@ def stylize(
     blend = params.style_weights or [1.0] * len(style_list)
     if len(blend) != len(style_list):
         raise ParameterError(f"style_weights: {len(blend)} weights for {len(style_list)} style images")
+
+    if masks is not None and len(masks) != len(style_list):
+        raise ParameterError(f"masks: {len(masks)} masks for {len(style_list)} style images; give one per style")
 
     device = resolve_device(params.device)
     net = backbone or create_backbone(params.model, device=device, pooling=params.pooling)
@@ -67,6 +76,9 @@ def stylize(
         for i, s in enumerate(style_list)
     ]
     final_content = resize_long_side(content_src, params.size)
+    mask_srcs = None if masks is None else [
+        _mask(_as_image(m), final_content, _label(m, f"mask {i + 1}")) for i, m in enumerate(masks)
+    ]
     final_hw = tuple(final_content.shape[-2:])
     if params.preserve_colors == "histogram":
         # Gatys et al. 2016, colour histogram matching: recolour the style to the photo's palette
@@ -79,7 +91,8 @@ def stylize(
     for level, size in enumerate(sizes):
         content_img = resize_long_side(content_src, size).to(device)
         style_imgs = [resize_long_side(s, _style_size(params, size)).to(device) for s in style_srcs]
-        objective = _build_objective(net, content_img, style_imgs, blend, content_layers, style_layers, params)
+        level_masks = None if mask_srcs is None else [resize_to(m, tuple(content_img.shape[-2:])).to(device) for m in mask_srcs]
+        objective = _build_objective(net, content_img, style_imgs, blend, content_layers, style_layers, params, level_masks)
         if image is None:
             init = _initial_image(params, content_img)
         else:
@@ -132,29 +145,63 @@ def _style_size(params: StyleParams, size: int) -> int:
     return max(MIN_SIDE, round(size * params.style_scale))
 
 
-def _build_objective(net, content_img, style_imgs, blend, content_layers, style_layers, params):
+def _build_objective(net, content_img, style_imgs, blend, content_layers, style_layers, params, masks=None):
     layers = list(dict.fromkeys([*content_layers, *style_layers]))
     with torch.no_grad():
         content_feats = net(content_img, list(content_layers))
         grams_per_style = [
             {n: losses.gram_matrix(f) for n, f in net(s, list(style_layers)).items()} for s in style_imgs
         ]
-    style_targets = {n: losses.blend_grams([g[n] for g in grams_per_style], blend) for n in style_layers}
-    color_target = losses.blend_grams([losses.color_gram(s) for s in style_imgs], blend)
+    colors_per_style = [losses.color_gram(s) for s in style_imgs]
     content_loss = losses.ContentLoss(content_feats, content_layers)
-    style_loss = losses.StyleLoss(style_targets, style_layers)
+    if masks is None:
+        style_targets = {n: losses.blend_grams([g[n] for g in grams_per_style], blend) for n in style_layers}
+        style_term = losses.StyleLoss(style_targets, style_layers)
+        color_target = losses.blend_grams(colors_per_style, blend)
+
+        def color_term(image: Tensor) -> Tensor:
+            return losses.relative_squared_error(losses.color_gram(image), color_target)
+    else:
+        style_term, color_term = _masked_terms(net, content_img, grams_per_style, colors_per_style, style_layers, masks)
 
     def objective(image: Tensor):
         feats = net(image, layers)
         terms = {
             "content": params.content_weight * content_loss(feats),
-            "style": params.effective_style_weight * style_loss(feats),
+            "style": params.effective_style_weight * style_term(feats),
             "tv": params.tv_weight * params.strength * losses.tv_loss(image),
-            "color": params.color_weight * params.strength * losses.relative_squared_error(losses.color_gram(image), color_target),
+            "color": params.color_weight * params.strength * color_term(image),
         }
         return sum(terms.values()), terms
 
     return objective
+
+
+def _masked_terms(net, content_img, grams_per_style, colors_per_style, style_layers, masks):
+    """Style and palette terms where style i only counts inside mask i, weighted by its area."""
+    with torch.no_grad():
+        shapes = {n: f.shape[-2:] for n, f in net(content_img, list(style_layers)).items()}
+    # Masks at each layer's resolution: area averaging keeps soft edges soft at coarse layers.
+    at_layer = [{n: F.adaptive_avg_pool2d(m, tuple(shapes[n])) for n in style_layers} for m in masks]
+    areas = [float(m.mean()) for m in masks]
+    total_weight = sum(style_layers.values())
+
+    def style_term(feats) -> Tensor:
+        total = 0.0
+        for grams, masks_i, area in zip(grams_per_style, at_layer, areas):
+            for n, w in style_layers.items():
+                gram = losses.masked_gram_matrix(feats[n], masks_i[n])
+                total = total + area * w / total_weight * losses.relative_squared_error(gram, grams[n])
+        return total
+
+    def color_term(image: Tensor) -> Tensor:
+        total = 0.0
+        for target, mask, area in zip(colors_per_style, masks, areas):
+            pixels = torch.cat([image, torch.ones_like(image[:, :1])], dim=1)
+            total = total + area * losses.relative_squared_error(losses.masked_gram_matrix(pixels, mask), target)
+        return total
+
+    return style_term, color_term
 
 
 def _initial_image(params: StyleParams, content: Tensor) -> Tensor:
@@ -187,6 +234,14 @@ def _as_image(image: ImageLike) -> Tensor:
 
 def _label(image: ImageLike, fallback: str) -> str:
     return fallback if isinstance(image, Tensor) else os.path.basename(os.fspath(image))
+
+
+def _mask(image: Tensor, content: Tensor, what: str) -> Tensor:
+    """A (1,1,H,W) weight map in [0,1] at the content's size: the mask's brightness."""
+    (h, w), (ch, cw) = image.shape[-2:], content.shape[-2:]
+    if abs(w / h - cw / ch) > 0.02 * cw / ch:
+        raise ParameterError(f"{what}: {w}x{h} px does not have the content image's aspect ratio ({cw}x{ch} px)")
+    return resize_to(image.mean(dim=1, keepdim=True), (ch, cw)).clamp(0, 1)
 
 
 def _fits(image: Tensor, long_side: int) -> bool:

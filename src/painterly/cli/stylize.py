@@ -20,6 +20,11 @@ def register(subparsers) -> None:
     parser.add_argument("content", help="the photo to repaint")
     parser.add_argument("styles", nargs="+", metavar="style", help="one or more artworks")
     parser.add_argument("-o", "--output", required=True, help="output file (.png, .jpg, .webp, .tif)")
+    parser.add_argument(
+        "--masks", nargs="+", metavar="MASK",
+        help="one mask image per style: white where that style goes, black where not, grey to blend; "
+        "where no mask is white the photo stays",
+    )
     add_dataclass_options(parser, StyleParams)
     parser.add_argument("--bit-depth", type=int, choices=(8, 16), default=8, help="bits per channel (16: PNG/TIFF)")
     parser.add_argument("--save-every", type=int, default=0, metavar="N", help="also write OUT_NNNN snapshots every N steps (0: off)")
@@ -35,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     from ..style_transfer import stylize
 
     params = dataclass_from_args(StyleParams, args).validate()
-    inputs = [args.content, *args.styles]
+    inputs = [args.content, *args.styles, *(args.masks or [])]
     output = Path(args.output)
     # Refuse a bad output path before spending a minute on the picture.
     check_output_path(output, bit_depth=args.bit_depth, protect=inputs)
@@ -54,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         with sigterm_as_interrupt():
-            result = stylize(args.content, args.styles, params, callbacks=callbacks)
+            result = stylize(args.content, args.styles, params, callbacks=callbacks, masks=args.masks)
     finally:
         if progress:
             progress.close()
