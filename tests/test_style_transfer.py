@@ -168,3 +168,15 @@ def test_masks_give_each_region_its_own_style_and_leave_unmasked_parts_alone(bac
         stylize(cat, [stripes(), green], params, backbone=backbone, masks=[left])
     with pytest.raises(ParameterError, match="mask 1: 64x64 px does not have the content image's aspect ratio"):
         stylize(cat, stripes(), params, backbone=backbone, masks=[torch.ones(1, 3, 64, 64)])
+
+
+def test_large_levels_are_refined_in_tiles_and_callbacks_see_the_whole_picture(backbone, cat):
+    events = []
+    params = StyleParams(size=160, iterations=6, pyramid_start=0, tile_size=64, device="cpu")
+    result = stylize(cat, stripes(), params, backbone=backbone, callbacks=[events.append])
+    h, w = result.image.shape[-2:]
+    assert (h, w) == (106, 160)
+    # 2 rows x 3 columns of 64 px tiles, 3 steps each (half the level's steps): 18 events, each
+    # reporting, and able to show, the whole picture.
+    assert len(events) == 18 and events[-1].total == 18
+    assert all(e.size == (106, 160) for e in events) and events[4].image().shape[-2:] == (106, 160)

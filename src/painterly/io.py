@@ -370,9 +370,14 @@ def resize_long_side(t: torch.Tensor, size: int) -> torch.Tensor:
     """Resize so the longer side is ``size`` px, keeping the aspect ratio (each side >= 1 px)."""
     _check_resizable(t)
     _check_positive_int(size, "size")
-    h, w = t.shape[-2:]
+    return resize_to(t, long_side_shape(tuple(t.shape[-2:]), size))
+
+
+def long_side_shape(hw: tuple[int, int], size: int) -> tuple[int, int]:
+    """(height, width) that :func:`resize_long_side` gives an image of shape ``hw``."""
+    h, w = hw
     scale = size / max(h, w)
-    return resize_to(t, (max(1, round(h * scale)), max(1, round(w * scale))))
+    return max(1, round(h * scale)), max(1, round(w * scale))
 
 
 def resize_to(t: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:

@@ -47,6 +47,9 @@ class StyleParams:
     pyramid_start: int = _opt(
         128, "long side of the first level of the coarse-to-fine pyramid (sizes grow by sqrt(2)); 0: full size only", minimum=0
     )
+    tile_size: int = _opt(
+        1024, "levels larger than this are refined in overlapping tiles of this size, to bound memory", minimum=64
+    )
     style_scale: float = _opt(1.0, "size of the style image relative to the output (0.5 = smaller brush strokes)", minimum=0.05)
     content_layers: str | None = _opt(None, "content layers as name[:weight],… (default: the backbone's)")
     style_layers: str | None = _opt(None, "style layers as name[:weight],… (default: the backbone's)")

@@ -6,6 +6,7 @@ frozen backbone and hands it to :func:`painterly.engine.optimize_image`.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Iterable, Sequence
@@ -15,13 +16,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from . import losses
+from . import losses, tiles
 from .backbones import Backbone, create_backbone
 from .devices import resolve_device
 from .colors import match_histogram, transfer_luminance
-from .engine import Callback, RunClock, StopReason, optimize_image
+from .engine import Callback, OptimizeResult, RunClock, StopReason, optimize_image
 from .errors import ParameterError
-from .io import load_image, resize_long_side, resize_to
+from .io import load_image, long_side_shape, resize_long_side, resize_to
 from .params import StyleParams, parse_layer_spec
 
 ImageLike = Tensor | str | os.PathLike
@@ -84,15 +85,16 @@ def stylize(
         # Gatys et al. 2016, colour histogram matching: recolour the style to the photo's palette
         # before taking its statistics, so the painting keeps the photo's colours.
         style_srcs = [match_histogram(s, final_content) for s in style_srcs]
-    sizes = [s for s in pyramid_sizes(params.size, params.pyramid_start) if _fits(content_src, s)]
-    clock = RunClock(total=params.steps_per_level * len(sizes), start=start, levels=len(sizes))
+    sizes = [s for s in pyramid_sizes(params.size, params.pyramid_start, params.tile_size) if _fits(content_src, s)]
+    plan = [_level_plan(content_src, size, params) for size in sizes]
+    clock = RunClock(total=sum(n * steps for n, steps in plan), start=start, levels=len(sizes))
     image: Tensor | None = None
     history: list[float] = []
     for level, size in enumerate(sizes):
         content_img = resize_long_side(content_src, size).to(device)
         style_imgs = [resize_long_side(s, _style_size(params, size)).to(device) for s in style_srcs]
         level_masks = None if mask_srcs is None else [resize_to(m, tuple(content_img.shape[-2:])).to(device) for m in mask_srcs]
-        objective = _build_objective(net, content_img, style_imgs, blend, content_layers, style_layers, params, level_masks)
+        grams, colors = _style_statistics(net, style_imgs, style_layers, params.tile_size)
         if image is None:
             init = _initial_image(params, content_img)
         else:
@@ -100,15 +102,15 @@ def stylize(
             # optimizer state is restarted on purpose: L-BFGS curvature pairs don't survive resizing.
             init = resize_to(image, tuple(content_img.shape[-2:]))
         clock.level = level
-        result = optimize_image(
-            objective,
-            init,
-            iterations=params.steps_per_level,
-            optimizer=params.optimizer,
-            lr=params.learning_rate,
-            callbacks=callbacks,
-            clock=clock,
-        )
+        targets = _Targets(grams, colors, blend, content_layers, style_layers)
+        if plan[level][0] == 1:
+            objective = _build_objective(net, content_img, targets, params, level_masks)
+            result = optimize_image(
+                objective, init, iterations=params.steps_per_level, optimizer=params.optimizer,
+                lr=params.learning_rate, callbacks=callbacks, clock=clock,
+            )
+        else:
+            result = _refine_in_tiles(net, init, content_img, targets, params, level_masks, callbacks, clock)
         image, history = result.image, history + result.history
         if result.stopped != "finished":
             break
@@ -130,12 +132,15 @@ def stylize(
     )
 
 
-def pyramid_sizes(size: int, start: int, ratio: float = 2**0.5) -> list[int]:
-    """Long sides of the coarse-to-fine levels: ``size`` divided by powers of ``ratio``, down to ``start``.
+def pyramid_sizes(size: int, start: int, tile_size: int = 0, ratio: float = 2**0.5) -> list[int]:
+    """Long sides of the coarse-to-fine levels, ending at ``size``.
 
-    ``start`` of 0, or not below ``size``, gives a single level.
+    Up to ``tile_size`` the levels grow by ``ratio`` from ``start``; above it (tiled levels, which
+    are costly) they double. ``start`` of 0, or not below ``size``, gives a single level.
     """
     sizes = [size]
+    while tile_size and sizes[-1] > tile_size and start and sizes[-1] / 2 >= start:
+        sizes.append(round(sizes[-1] / 2))
     while start and sizes[-1] / ratio >= start * 0.999:
         sizes.append(round(sizes[-1] / ratio))
     return sizes[::-1]
@@ -145,24 +150,55 @@ def _style_size(params: StyleParams, size: int) -> int:
     return max(MIN_SIDE, round(size * params.style_scale))
 
 
-def _build_objective(net, content_img, style_imgs, blend, content_layers, style_layers, params, masks=None):
+@dataclass
+class _Targets:
+    """Style statistics of one level, shared by every tile of it."""
+
+    grams: list[dict[str, Tensor]]  # per style image: layer -> Gram matrix
+    colors: list[Tensor]  # per style image: colour Gram
+    blend: list[float]
+    content_layers: dict[str, float]
+    style_layers: dict[str, float]
+
+
+def _style_statistics(net, style_imgs, style_layers, tile: int):
+    """Gram targets per style; images larger than a tile are measured tile by tile.
+
+    The Gram matrix is a mean over positions, so the position-weighted mean of the tiles' Grams
+    is the Gram of the whole (up to the tiles' borders): memory stays bounded for 4096 px styles.
+    """
+    grams, colors = [], []
+    with torch.no_grad():
+        for image in style_imgs:
+            h, w = image.shape[-2:]
+            sums: dict[str, Tensor] = {}
+            weight_total = 0.0
+            for box in tiles.tile_boxes(h, w, tile, 0):
+                part = tiles.crop(image, box)
+                weight = part.shape[-2] * part.shape[-1]
+                for n, f in net(part, list(style_layers)).items():
+                    sums[n] = sums.get(n, 0) + losses.gram_matrix(f) * weight
+                weight_total += weight
+            grams.append({n: g / weight_total for n, g in sums.items()})
+            colors.append(losses.color_gram(image))
+    return grams, colors
+
+
+def _build_objective(net, content_img, targets: _Targets, params, masks=None):
+    content_layers, style_layers = targets.content_layers, targets.style_layers
     layers = list(dict.fromkeys([*content_layers, *style_layers]))
     with torch.no_grad():
         content_feats = net(content_img, list(content_layers))
-        grams_per_style = [
-            {n: losses.gram_matrix(f) for n, f in net(s, list(style_layers)).items()} for s in style_imgs
-        ]
-    colors_per_style = [losses.color_gram(s) for s in style_imgs]
     content_loss = losses.ContentLoss(content_feats, content_layers)
     if masks is None:
-        style_targets = {n: losses.blend_grams([g[n] for g in grams_per_style], blend) for n in style_layers}
+        style_targets = {n: losses.blend_grams([g[n] for g in targets.grams], targets.blend) for n in style_layers}
         style_term = losses.StyleLoss(style_targets, style_layers)
-        color_target = losses.blend_grams(colors_per_style, blend)
+        color_target = losses.blend_grams(targets.colors, targets.blend)
 
         def color_term(image: Tensor) -> Tensor:
             return losses.relative_squared_error(losses.color_gram(image), color_target)
     else:
-        style_term, color_term = _masked_terms(net, content_img, grams_per_style, colors_per_style, style_layers, masks)
+        style_term, color_term = _masked_terms(net, content_img, targets.grams, targets.colors, style_layers, masks)
 
     def objective(image: Tensor):
         feats = net(image, layers)
@@ -175,6 +211,56 @@ def _build_objective(net, content_img, style_imgs, blend, content_layers, style_
         return sum(terms.values()), terms
 
     return objective
+
+
+def _level_plan(content_src: Tensor, size: int, params: StyleParams) -> tuple[int, int]:
+    """(number of tiles, steps per tile) of the level whose long side is ``size``."""
+    height, width = long_side_shape(tuple(content_src.shape[-2:]), size)
+    if max(height, width) <= params.tile_size:
+        return 1, params.steps_per_level
+    boxes = tiles.tile_boxes(height, width, params.tile_size, _overlap(params))
+    return len(boxes), _tile_steps(params)
+
+
+def _overlap(params: StyleParams) -> int:
+    return params.tile_size // 8
+
+
+def _tile_steps(params: StyleParams) -> int:
+    # The level below already holds the composition; tiles only sharpen it, so fewer steps do.
+    return max(1, params.steps_per_level // 2)
+
+
+def _refine_in_tiles(net, init, content_img, targets, params, masks, callbacks, clock):
+    """Optimise overlapping tiles one after another, each blended into the canvas as it is done."""
+    canvas = init.detach().clone()
+    h, w = canvas.shape[-2:]
+    overlap = _overlap(params)
+    history: list[float] = []
+    result = None
+    for box in tiles.tile_boxes(h, w, params.tile_size, overlap):
+        tile_masks = None if masks is None else [tiles.crop(m, box) for m in masks]
+        objective = _build_objective(net, tiles.crop(content_img, box), targets, params, tile_masks)
+
+        def whole_picture(event, box=box):
+            # Callbacks see the whole canvas with the current tile in place, not the tile alone.
+            def image() -> Tensor:
+                full = canvas.clone()
+                tiles.blend_into(full, event.image(), box, tiles.feather(box, h, w, overlap))
+                return full
+
+            return dataclasses.replace(event, size=(h, w), _image=image)
+
+        wrapped = [lambda e, cb=cb: cb(whole_picture(e)) for cb in callbacks]
+        result = optimize_image(
+            objective, tiles.crop(canvas, box), iterations=_tile_steps(params), optimizer=params.optimizer,
+            lr=params.learning_rate, callbacks=wrapped, clock=clock,
+        )
+        tiles.blend_into(canvas, result.image, box, tiles.feather(box, h, w, overlap))
+        history += result.history
+        if result.stopped != "finished":
+            break
+    return OptimizeResult(image=canvas, loss=result.loss, steps=len(history), stopped=result.stopped, history=history)
 
 
 def _masked_terms(net, content_img, grams_per_style, colors_per_style, style_layers, masks):
