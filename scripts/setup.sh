@@ -15,3 +15,5 @@ fi
 extras=""
 [ "${1:-}" = "--test" ] && extras="[test]"
 "${PIP[@]}" install -e ".${extras}"
+# The browser test of the web app drives Debian's Chromium (skipped when it is already there).
+if [ "${1:-}" = "--test" ]; then bash scripts/install_browser.sh; fi

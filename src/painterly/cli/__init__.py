@@ -12,11 +12,11 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..errors import PainterlyError
-from . import models, stylize
+from . import models, serve, stylize
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
-COMMANDS = [stylize, models]
+COMMANDS = [stylize, models, serve]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
