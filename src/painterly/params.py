@@ -33,7 +33,7 @@ class StyleParams:
     optimizer: str = _opt("lbfgs", "lbfgs (best quality per step) or adam", choices=("lbfgs", "adam"))
     learning_rate: float | None = _opt(None, "step size; default 1.0 for lbfgs, 0.02 for adam", minimum=0.0)
     content_weight: float = _opt(1.0, "weight of the content loss", minimum=0.0)
-    style_weight: float = _opt(10.0, "weight of the style loss", minimum=0.0)
+    style_weight: float = _opt(15.0, "weight of the style loss", minimum=0.0)
     tv_weight: float = _opt(2.0, "weight of the total-variation smoothness term", minimum=0.0)
     color_weight: float = _opt(10.0, "weight of matching the style's palette (mean and covariance of its colours)", minimum=0.0)
     strength: float = _opt(1.0, "how much style: 0 keeps the photo, 1 is the full style", minimum=0.0, maximum=1.0)
