@@ -12,11 +12,11 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..errors import PainterlyError
-from . import models, serve, stylize
+from . import explain, models, serve, stylize
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
-COMMANDS = [stylize, models, serve]
+COMMANDS = [stylize, models, serve, explain]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

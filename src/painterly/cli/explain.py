@@ -1,0 +1,272 @@
+"""`painterly explain units|invert|dream`: see what the network sees."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from ..explain.defaults import DREAM, DREAM_LAYER, INVERT, UNITS, UNITS_LAYER
+from .common import ProgressBar, sigterm_as_interrupt
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows defaults, except the None of options whose help says what happens without them."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        return action.help if action.default is None else super()._get_help_string(action)
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "explain",
+        help="see what the network sees: top patches of units, reconstructions, DeepDream",
+        description="Tools to understand a backbone. Layer names: `painterly models NAME`.",
+    )
+    parser.set_defaults(handler=lambda args: _usage(parser))
+    commands = parser.add_subparsers(dest="explain_command", metavar="TOOL")
+    _register_units(commands)
+    _register_invert(commands)
+    _register_dream(commands)
+
+
+def _per_model(table: dict[str, str]) -> str:
+    return ", ".join(f"{layer} for {model}" for model, layer in table.items())
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help(sys.stderr)
+    return 2
+
+
+def _common(parser: argparse.ArgumentParser, size: int) -> None:
+    parser.add_argument("-o", "--output", required=True, help="output image (.png, .jpg, .webp, .tif)")
+    parser.add_argument("--model", default="efficientnet-lite0", help="backbone (see `painterly models`)")
+    parser.add_argument("--size", type=int, default=size, help="long side in pixels the network sees")
+    parser.add_argument("--device", default="auto", choices=DEVICES, help="where to run")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+
+
+def _register_units(commands) -> None:
+    p = commands.add_parser(
+        "units",
+        help="the 9 image patches of a folder that excite each unit of a layer most",
+        description="Run every image of a folder (recursively) through the backbone and show, for "
+        "each unit of LAYER, the patches (receptive fields) that excite it most (Zeiler & Fergus 2013). "
+        "Each image gives at most one patch per unit.",
+        formatter_class=_Formatter,
+    )
+    p.add_argument("--images", required=True, metavar="DIR", help="folder of images")
+    p.add_argument("--layer", help=f"layer to explain (default: {_per_model(UNITS_LAYER)})")
+    p.add_argument("--units", help="comma-separated unit numbers, e.g. 3,17,42 (default: the "
+                   "--num-units units with the highest peak activation)")
+    p.add_argument("--num-units", type=int, default=UNITS["units"], help="how many units to show without --units")
+    p.add_argument("--top", type=int, default=UNITS["k"], help="patches per unit")
+    p.add_argument("--tile", type=int, default=UNITS["tile"], help="display size of one patch in pixels")
+    p.add_argument("--batch-size", type=int, help="images per forward pass (default: 1 on the CPU, "
+                   "where that is fastest per image, else 16)")
+    p.add_argument("--metadata", metavar="JSON", help="also write the patches' sources and boxes to this file")
+    _common(p, UNITS["size"])
+    p.set_defaults(handler=run_units)
+
+
+def _register_invert(commands) -> None:
+    p = commands.add_parser(
+        "invert",
+        help="reconstruct an image from one layer's content and from growing sets of style layers",
+        description="Gatys et al. (2015) Fig. 1: from noise, optimise images that match IMAGE's "
+        "features at one layer (top row, shallow to deep) and its Gram matrices at the first 1, 2, … "
+        "layers (bottom row). One labelled contact sheet.",
+        formatter_class=_Formatter,
+    )
+    p.add_argument("image", help="the photo to reconstruct")
+    p.add_argument("--style-image", help="reconstruct the style of this image instead (bottom row)")
+    p.add_argument("--content-layers", help="comma-separated layers for the top row "
+                   "(default: stem,b1.dw,b3.dw,b5.dw,b11.dw; VGG: relu1_2 … relu5_2)")
+    p.add_argument("--style-layers", help="comma-separated layers, added one at a time for the "
+                   "bottom row (default: as content; VGG: relu1_1 … relu5_1)")
+    p.add_argument("--iterations", type=int, default=INVERT["iterations"], help="optimisation steps per reconstruction")
+    p.add_argument("--optimizer", default=INVERT["optimizer"], choices=("lbfgs", "adam"))
+    p.add_argument("--tv-weight", type=float, default=INVERT["tv_weight"], help="smoothness prior on the content "
+                   "reconstructions (0: none, as in the paper; deep layers then keep the start noise)")
+    p.add_argument("--seed", type=int, default=INVERT["seed"], help="seed of the starting noise")
+    p.add_argument("--cell", type=int, default=INVERT["cell"], help="long side of each picture on the sheet")
+    _common(p, INVERT["size"])
+    p.set_defaults(handler=run_invert)
+
+
+def _register_dream(commands) -> None:
+    p = commands.add_parser(
+        "dream",
+        help="DeepDream: amplify what a layer (or one unit) sees in an image",
+        description="Gradient ascent on the mean square of a layer's (or a unit's) activation, "
+        "over several octaves, with random jitter and normalised gradients.",
+        formatter_class=_Formatter,
+    )
+    p.add_argument("image", help="the photo to dream on")
+    p.add_argument("--layer", help=f"layer to amplify (default: {_per_model(DREAM_LAYER)})")
+    p.add_argument("--unit", type=int, help="amplify only this unit (channel) of the layer")
+    p.add_argument("--octaves", type=int, default=DREAM["octaves"], help="number of scales, smallest first")
+    p.add_argument("--octave-scale", type=float, default=DREAM["octave_scale"], help="size ratio between octaves")
+    p.add_argument("--steps", type=int, default=DREAM["steps"], help="steps per octave")
+    p.add_argument("--strength", type=float, default=DREAM["strength"],
+                   help="step size multiplier (2: twice as strong)")
+    p.add_argument("--jitter", type=int, default=DREAM["jitter"], help="largest random shift in pixels")
+    p.add_argument("--seed", type=int, default=DREAM["seed"], help="seed of the jitter")
+    _common(p, DREAM["size"])
+    p.set_defaults(handler=run_dream)
+
+
+def _layer_list(spec: str | None, what: str) -> list[str] | None:
+    from ..errors import ParameterError
+
+    if spec is None:
+        return None
+    layers = [s.strip() for s in spec.split(",") if s.strip()]
+    if not layers:
+        raise ParameterError(f"{what}: give at least one layer name")
+    return layers
+
+
+def _default_layer(layer: str | None, model: str, table: dict[str, str]) -> str:
+    from ..backbones import get_spec
+    from ..errors import ParameterError
+
+    get_spec(model)  # an unknown model gets its own did-you-mean line
+    if layer:
+        return layer
+    if model in table:
+        return table[model]
+    raise ParameterError(f"--layer: no default layer for {model}; name one (see `painterly models {model}`)")
+
+
+def run_units(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from ..explain import top_patches
+    from ..explain.sheet import check_display_size
+    from ..explain.units import parse_units
+    from ..io import check_output_path, save_image
+
+    output = Path(args.output)
+    check_output_path(output)
+    check_display_size(args.tile, "--tile")  # before the folder is read, not after
+    units = parse_units(args.units) if args.units else args.num_units
+    bar = None  # made on the first image, so an early error is not preceded by an empty bar
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if args.quiet:
+            return
+        if bar is None:
+            bar = tqdm(total=total, unit="img", dynamic_ncols=True, file=sys.stderr)
+        bar.update(done - bar.n)
+
+    def warn(message: str) -> None:  # one line per skipped file, above the bar
+        line = f"painterly: warning: skipped {message}"
+        tqdm.write(line, file=sys.stderr) if bar is not None else print(line, file=sys.stderr)
+
+    try:
+        with sigterm_as_interrupt():
+            result = top_patches(
+                args.images, _default_layer(args.layer, args.model, UNITS_LAYER), model=args.model,
+                units=units, k=args.top, size=args.size, batch_size=args.batch_size,
+                device=args.device, progress=progress, warn=warn,
+            )
+    finally:
+        if bar is not None:
+            bar.close()
+    save_image(result.sheet(tile=args.tile), output)
+    if args.metadata:
+        _write_metadata(result, Path(args.metadata))
+    if not args.quiet:
+        print(f"wrote {output} ({len(result.units)} units of {result.layer}, {result.images_seen} images, "
+              f"{len(result.skipped)} skipped)", file=sys.stderr)
+    return 0
+
+
+def _write_metadata(result, path: Path) -> None:
+    from ..errors import ImageError
+
+    data = {
+        "model": result.model, "layer": result.layer, "images_seen": result.images_seen,
+        "receptive_field": result.info.receptive_field, "stride": result.info.stride,
+        "units": [
+            {"unit": u, "peak": float(result.peaks[u]), "patches": [
+                {"rank": p.rank, "activation": p.activation, "source": p.source,
+                 "position": list(p.position), "box_top_left_bottom_right": list(p.box),
+                 "image_size": list(p.image_size)}
+                for p in result.patches[u]]}
+            for u in result.units
+        ],
+    }
+    try:
+        path.write_text(json.dumps(data, indent=1))
+    except OSError as err:
+        raise ImageError(f"{path}: cannot write ({err.strerror or err})") from err
+
+
+def run_invert(args: argparse.Namespace) -> int:
+    from ..explain import invert
+    from ..explain.sheet import check_display_size
+    from ..io import check_output_path, save_image
+
+    output = Path(args.output)
+    inputs = [args.image] + ([args.style_image] if args.style_image else [])
+    check_output_path(output, protect=inputs)
+    check_display_size(args.cell, "--cell", 16)
+    content_layers = _layer_list(args.content_layers, "--content-layers")
+    style_layers = _layer_list(args.style_layers, "--style-layers")
+    progress = None if args.quiet else ProgressBar()
+    try:
+        with sigterm_as_interrupt():
+            result = invert(
+                args.image, style_image=args.style_image, model=args.model, size=args.size,
+                content_layers=content_layers, style_layers=style_layers, iterations=args.iterations,
+                optimizer=args.optimizer, tv_weight=args.tv_weight, seed=args.seed, device=args.device,
+                callbacks=[progress] if progress else [],
+            )
+    finally:
+        if progress:
+            progress.close()
+    save_image(result.sheet(cell=args.cell), output, protect=inputs)
+    if result.stopped == "interrupted":
+        print(f"interrupted; wrote the reconstructions finished so far to {output}", file=sys.stderr)
+        return 130
+    if not args.quiet:
+        print(f"wrote {output} ({len(result.content)} content and {len(result.style)} style "
+              f"reconstructions, {result.elapsed:.1f} s)", file=sys.stderr)
+    return 0
+
+
+def run_dream(args: argparse.Namespace) -> int:
+    from ..explain import dream
+    from ..io import check_output_path, save_image
+
+    output = Path(args.output)
+    check_output_path(output, protect=[args.image])
+    layer = _default_layer(args.layer, args.model, DREAM_LAYER)
+    progress = None if args.quiet else ProgressBar()
+    try:
+        with sigterm_as_interrupt():
+            result = dream(
+                args.image, layer, unit=args.unit, model=args.model, size=args.size,
+                octaves=args.octaves, octave_scale=args.octave_scale, steps=args.steps,
+                strength=args.strength, jitter=args.jitter, seed=args.seed, device=args.device,
+                callbacks=[progress] if progress else [],
+            )
+    finally:
+        if progress:
+            progress.close()
+    save_image(result.image, output, protect=[args.image])
+    if result.stopped == "interrupted":
+        print(f"interrupted after {result.steps} steps; wrote the image so far to {output}", file=sys.stderr)
+        return 130
+    if not args.quiet:
+        what = f"unit {args.unit} of {layer}" if args.unit is not None else layer
+        print(f"wrote {output} ({what}: mean square activation {result.start_score:.3g} -> "
+              f"{result.score:.3g}, {result.elapsed:.1f} s)", file=sys.stderr)
+    return 0

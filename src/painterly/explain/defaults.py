@@ -1,0 +1,22 @@
+"""Defaults of the explain tools, in one light module (no torch) that the CLI can read for --help."""
+
+# A layer per backbone when none is named: mid-level patterns for units; for dream, the layer
+# whose DeepDream shows the typical animal faces.
+UNITS_LAYER = {"efficientnet-lite0": "b3.dw", "vgg19": "relu3_1", "vgg16": "relu3_1"}
+DREAM_LAYER = {"efficientnet-lite0": "b10.out", "vgg19": "relu4_2", "vgg16": "relu4_2"}
+# Five taps from shallow to deep for invert. EfficientNet-Lite0: depthwise outputs at strides
+# 2 to 32, the taps its style transfer uses; VGG: Gatys et al.'s conv*_2 (content) and conv*_1
+# (style), after the ReLU as in their code.
+INVERT_LAYERS: dict[str, tuple[list[str], list[str]]] = {
+    "efficientnet-lite0": (["stem", "b1.dw", "b3.dw", "b5.dw", "b11.dw"],
+                           ["stem", "b1.dw", "b3.dw", "b5.dw", "b11.dw"]),
+    **{vgg: ([f"relu{i}_2" for i in range(1, 6)], [f"relu{i}_1" for i in range(1, 6)])
+       for vgg in ("vgg19", "vgg16")},
+}
+
+UNITS = {"size": 256, "units": 16, "k": 9, "tile": 80}
+# tv_weight: a smoothness prior on the content reconstructions. The paper has none, but
+# EfficientNet's stride-2 depthwise layers barely see pixel-level noise, so without it the deep
+# reconstructions keep much of the starting noise (see docs/explain.md).
+INVERT = {"size": 256, "iterations": 150, "optimizer": "lbfgs", "tv_weight": 1.0, "seed": 0, "cell": 256}
+DREAM = {"size": 512, "octaves": 4, "octave_scale": 1.4, "steps": 20, "strength": 1.0, "jitter": 16, "seed": 0}
