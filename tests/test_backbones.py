@@ -15,6 +15,7 @@ from torch import nn
 from painterly.backbones import create_backbone, get_spec, list_backbones
 from painterly.backbones.vgg import IMAGENET_MEAN, IMAGENET_STD, VGG
 from painterly.errors import ModelError, ParameterError
+from geometry import linearised
 
 CAT = Path(__file__).parent / "data" / "cat.jpg"
 CAT_CLASSES = range(281, 286)  # tabby, tiger cat, Persian, Siamese, Egyptian cat
@@ -146,17 +147,6 @@ def test_channels_and_stride_match_real_shapes(name):
                 shrink = math.ceil if name.startswith("eff") else math.floor
                 expected = (1, info.channels, shrink(height / info.stride), shrink(width / info.stride))
                 assert tuple(activation.shape) == expected, layer
-
-
-def linearised(model):
-    """Same geometry, no data-dependent zeros: every input pixel in the field then matters."""
-    for parent in list(model.modules()):
-        for child_name, child in parent.named_children():
-            if isinstance(child, (nn.ReLU, nn.ReLU6)):
-                setattr(parent, child_name, nn.Identity())
-            elif isinstance(child, nn.MaxPool2d):
-                setattr(parent, child_name, nn.AvgPool2d(child.kernel_size, child.stride))
-    return model
 
 
 def gradient_extent(model, layer, size, unit):

@@ -21,6 +21,7 @@ from painterly.explain.inversion import content_objective, style_objective
 from painterly.explain.topk import TopK
 from painterly.explain.units import UnitScores, tile_square
 from painterly.io import load_image, to_pil
+from geometry import linearised
 
 CAT = Path(__file__).parent / "data" / "cat.jpg"
 
@@ -43,17 +44,6 @@ def lite0():
 def random_backbone(name, cut_after):
     torch.manual_seed(0)
     return create_backbone(name, load_weights=False, cut_after=cut_after).double()
-
-
-def linearised(model):
-    """Same geometry without data-dependent zeros: then every pixel in the field matters."""
-    for parent in list(model.modules()):
-        for child_name, child in parent.named_children():
-            if isinstance(child, (nn.ReLU, nn.ReLU6)):
-                setattr(parent, child_name, nn.Identity())
-            elif isinstance(child, nn.MaxPool2d):
-                setattr(parent, child_name, nn.AvgPool2d(child.kernel_size, child.stride))
-    return model
 
 
 # --------------------------------------------------------------------------------------------
