@@ -14,6 +14,8 @@ from PIL import Image
 from painterly import StyleParams
 from painterly.cli import main
 
+from imagegen import make_hostile, photo as _photo
+
 FAST = ["--size", "64", "--iterations", "2", "--pyramid-start", "0", "--device", "cpu", "-q"]
 
 
@@ -21,31 +23,6 @@ def run(argv, capsys):
     code = main([str(a) for a in argv])
     captured = capsys.readouterr()
     return code, captured.out, captured.err
-
-
-def _photo(width=96, height=64) -> Image.Image:
-    y, x = np.mgrid[0:height, 0:width]
-    rgb = np.stack([x * 255 // width, y * 255 // height, np.full_like(x, 90)], axis=-1).astype(np.uint8)
-    return Image.fromarray(rgb)
-
-
-def make_hostile(kind: str, folder):
-    """Equivalents of the files in shared/images/bad/, generated here."""
-    path = folder / {"truncated": "cut.jpg", "empty": "empty.jpg", "text": "notes.png", "tiny": "tiny.png",
-                     "wide": "wide.jpg"}.get(kind, f"{kind}.png")
-    if kind == "truncated":
-        _photo(256, 192).save(folder / "full.jpg", quality=92)
-        data = (folder / "full.jpg").read_bytes()
-        path.write_bytes(data[: len(data) * 4 // 10])
-    elif kind == "empty":
-        path.write_bytes(b"")
-    elif kind == "text":
-        path.write_text("This is a text file, not an image.\n")
-    elif kind == "tiny":
-        _photo(8, 8).save(path)
-    elif kind == "wide":
-        _photo(4000, 40).save(path, quality=92)
-    return path
 
 
 @pytest.mark.parametrize(

@@ -445,6 +445,18 @@ def save_image(
     return target
 
 
+def save_bytes(data: bytes, path: PathLike, *, protect: Iterable[PathLike] = ()) -> Path:
+    """Write ``data`` atomically (temp file + rename), never over a path in ``protect``."""
+    target = Path(path)
+    name = _one_line(os.fsdecode(path))
+    for p in protect:
+        if _same_file(target, Path(p)):
+            raise ImageError(f"{name}: refusing to overwrite an input file")
+    _prepare_directory(target, name)
+    _write_atomically(target, name, lambda f: f.write(data))
+    return target
+
+
 def check_output_path(
     path: PathLike, *, bit_depth: int | None = None, quality: int = 95, protect: Iterable[PathLike] = ()
 ) -> tuple[str, int]:

@@ -87,7 +87,7 @@ def blend_grams(grams: Sequence[Tensor], weights: Sequence[float]) -> Tensor:
     return sum(g * (w / total) for g, w in zip(grams, weights))
 
 
-def _weighted_mean(terms: Mapping[str, Tensor], weights: Mapping[str, float]) -> Tensor:
+def weighted_mean(terms: Mapping[str, Tensor], weights: Mapping[str, float]) -> Tensor:
     total = sum(weights[name] for name in terms)
     return sum(terms[name] * (weights[name] / total) for name in terms)
 
@@ -103,7 +103,7 @@ class ContentLoss(nn.Module):
 
     def forward(self, features: Mapping[str, Tensor]) -> Tensor:
         terms = {n: content_loss(features[n], self.get_buffer(_buffer_name(n))) for n in self.layer_weights}
-        return _weighted_mean(terms, self.layer_weights)
+        return weighted_mean(terms, self.layer_weights)
 
 
 class StyleLoss(nn.Module):
@@ -117,7 +117,7 @@ class StyleLoss(nn.Module):
 
     def forward(self, features: Mapping[str, Tensor]) -> Tensor:
         terms = {n: style_loss(features[n], self.get_buffer(_buffer_name(n))) for n in self.layer_weights}
-        return _weighted_mean(terms, self.layer_weights)
+        return weighted_mean(terms, self.layer_weights)
 
 
 def _buffer_name(layer: str) -> str:

@@ -20,58 +20,64 @@ PRESERVE_COLORS = ("none", "luminance", "histogram")
 QUALITY_STEPS = {"draft": 25, "normal": 100, "high": 250}
 
 
-def _opt(default: Any, help: str, **extra: Any) -> Any:
+def option(default: Any, help: str, **extra: Any) -> Any:
+    """A dataclass field carrying its help text and limits (choices, minimum, maximum, nargs)."""
     return field(default=default, metadata={"help": help, **extra})
+
+
+def check_fields(obj: Any) -> None:
+    """Raise ParameterError naming the first field of ``obj`` outside its choices or limits."""
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        choices = f.metadata.get("choices")
+        if choices and value not in choices:
+            raise ParameterError(f"{f.name}: {value!r} is not one of {', '.join(choices)}")
+        minimum = f.metadata.get("minimum")
+        if minimum is not None and value is not None:
+            for v in value if isinstance(value, list) else [value]:
+                if v < minimum or v != v:  # v != v catches NaN
+                    raise ParameterError(f"{f.name}: {v} is below the minimum {minimum}")
+                if "maximum" in f.metadata and v > f.metadata["maximum"]:
+                    raise ParameterError(f"{f.name}: {v} is above the maximum {f.metadata['maximum']}")
 
 
 @dataclass
 class StyleParams:
-    size: int = _opt(512, "long side of the output in pixels", minimum=32)
-    model: str = _opt("efficientnet-lite0", "backbone network (see `painterly models`)")
-    quality: str = _opt("normal", "preset trading time for quality: draft, normal or high", choices=tuple(QUALITY_STEPS))
-    iterations: int | None = _opt(None, "optimisation steps per pyramid level (default: set by --quality)", minimum=1)
-    optimizer: str = _opt("lbfgs", "lbfgs (best quality per step) or adam", choices=("lbfgs", "adam"))
-    learning_rate: float | None = _opt(None, "step size; default 1.0 for lbfgs, 0.02 for adam", minimum=0.0)
-    content_weight: float = _opt(1.0, "weight of the content loss", minimum=0.0)
-    style_weight: float = _opt(15.0, "weight of the style loss", minimum=0.0)
-    tv_weight: float = _opt(2.0, "weight of the total-variation smoothness term", minimum=0.0)
-    color_weight: float = _opt(10.0, "weight of matching the style's palette (mean and covariance of its colours)", minimum=0.0)
-    strength: float = _opt(1.0, "how much style: 0 keeps the photo, 1 is the full style", minimum=0.0, maximum=1.0)
-    preserve_colors: str = _opt(
+    size: int = option(512, "long side of the output in pixels", minimum=32)
+    model: str = option("efficientnet-lite0", "backbone network (see `painterly models`)")
+    quality: str = option("normal", "preset trading time for quality: draft, normal or high", choices=tuple(QUALITY_STEPS))
+    iterations: int | None = option(None, "optimisation steps per pyramid level (default: set by --quality)", minimum=1)
+    optimizer: str = option("lbfgs", "lbfgs (best quality per step) or adam", choices=("lbfgs", "adam"))
+    learning_rate: float | None = option(None, "step size; default 1.0 for lbfgs, 0.02 for adam", minimum=0.0)
+    content_weight: float = option(1.0, "weight of the content loss", minimum=0.0)
+    style_weight: float = option(15.0, "weight of the style loss", minimum=0.0)
+    tv_weight: float = option(2.0, "weight of the total-variation smoothness term", minimum=0.0)
+    color_weight: float = option(10.0, "weight of matching the style's palette (mean and covariance of its colours)", minimum=0.0)
+    strength: float = option(1.0, "how much style: 0 keeps the photo, 1 is the full style", minimum=0.0, maximum=1.0)
+    preserve_colors: str = option(
         "none", "keep the photo's colours: luminance (style changes brightness only) or histogram "
         "(style recoloured to the photo's palette first)", choices=PRESERVE_COLORS
     )
-    style_weights: list[float] | None = _opt(
+    style_weights: list[float] | None = option(
         None, "blend weights, one per style image (default: equal)", nargs="+", minimum=0.0
     )
-    pyramid_start: int = _opt(
+    pyramid_start: int = option(
         128, "long side of the first level of the coarse-to-fine pyramid (sizes grow by sqrt(2)); 0: full size only", minimum=0
     )
-    tile_size: int = _opt(
+    tile_size: int = option(
         1024, "levels larger than this are refined in overlapping tiles of this size, to bound memory", minimum=64
     )
-    style_scale: float = _opt(1.0, "size of the style image relative to the output (0.5 = smaller brush strokes)", minimum=0.05)
-    content_layers: str | None = _opt(None, "content layers as name[:weight],… (default: the backbone's)")
-    style_layers: str | None = _opt(None, "style layers as name[:weight],… (default: the backbone's)")
-    init: str = _opt("content", "start image: content, noise, mixed, or the path of an image")
-    seed: int = _opt(0, "random seed; the same seed gives the same picture on the CPU")
-    device: str = _opt("auto", "auto, cpu, cuda or mps", choices=DEVICES)
-    pooling: str = _opt("max", "pooling of VGG backbones: max or avg", choices=POOLINGS)
+    style_scale: float = option(1.0, "size of the style image relative to the output (0.5 = smaller brush strokes)", minimum=0.05)
+    content_layers: str | None = option(None, "content layers as name[:weight],… (default: the backbone's)")
+    style_layers: str | None = option(None, "style layers as name[:weight],… (default: the backbone's)")
+    init: str = option("content", "start image: content, noise, mixed, or the path of an image")
+    seed: int = option(0, "random seed; the same seed gives the same picture on the CPU")
+    device: str = option("auto", "auto, cpu, cuda or mps", choices=DEVICES)
+    pooling: str = option("max", "pooling of VGG backbones: max or avg", choices=POOLINGS)
 
     def validate(self) -> StyleParams:
         """Raise ParameterError naming the first invalid field; return self for chaining."""
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            choices = f.metadata.get("choices")
-            if choices and value not in choices:
-                raise ParameterError(f"{f.name}: {value!r} is not one of {', '.join(choices)}")
-            minimum = f.metadata.get("minimum")
-            if minimum is not None and value is not None:
-                for v in value if isinstance(value, list) else [value]:
-                    if v < minimum or v != v:  # v != v catches NaN
-                        raise ParameterError(f"{f.name}: {v} is below the minimum {minimum}")
-                    if "maximum" in f.metadata and v > f.metadata["maximum"]:
-                        raise ParameterError(f"{f.name}: {v} is above the maximum {f.metadata['maximum']}")
+        check_fields(self)
         if self.style_weights is not None and sum(self.style_weights) <= 0:
             raise ParameterError("style_weights: must add up to more than 0")
         if self.content_layers is not None:
@@ -117,3 +123,8 @@ def parse_layer_spec(spec: str, field_name: str = "layers") -> dict[str, float]:
     if not layers or sum(layers.values()) <= 0:
         raise ParameterError(f"{field_name}: give at least one layer with a positive weight")
     return layers
+
+
+def layers_or_default(spec: str | None, default: dict[str, float], field_name: str) -> dict[str, float]:
+    """The layers a user named, or the backbone's defaults when they named none."""
+    return parse_layer_spec(spec, field_name) if spec else dict(default)

@@ -23,7 +23,7 @@ from .colors import match_histogram, transfer_luminance
 from .engine import Callback, OptimizeResult, RunClock, StopReason, optimize_image
 from .errors import ParameterError
 from .io import load_image, long_side_shape, resize_long_side, resize_to
-from .params import StyleParams, parse_layer_spec
+from .params import StyleParams, layers_or_default
 
 ImageLike = Tensor | str | os.PathLike
 MIN_SIDE = 32  # below this the deepest taps (stride 16-32) have no spatial extent left
@@ -66,8 +66,8 @@ def stylize(
 
     device = resolve_device(params.device)
     net = backbone or create_backbone(params.model, device=device, pooling=params.pooling)
-    content_layers = _layers(params.content_layers, net.default_content_layers, "content_layers")
-    style_layers = _layers(params.style_layers, net.default_style_layers, "style_layers")
+    content_layers = layers_or_default(params.content_layers, net.default_content_layers, "content_layers")
+    style_layers = layers_or_default(params.style_layers, net.default_style_layers, "style_layers")
     net.check_layers([*content_layers, *style_layers])
 
     start = time.perf_counter()
@@ -302,10 +302,6 @@ def _initial_image(params: StyleParams, content: Tensor) -> Tensor:
     if not os.path.exists(params.init):
         raise ParameterError(f"init: {params.init!r} is not content, noise, mixed, or an existing image file")
     return resize_to(load_image(params.init), tuple(content.shape[-2:])).to(content.device)
-
-
-def _layers(spec: str | None, default: dict[str, float], field_name: str) -> dict[str, float]:
-    return parse_layer_spec(spec, field_name) if spec else dict(default)
 
 
 def _as_image(image: ImageLike) -> Tensor:

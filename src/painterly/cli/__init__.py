@@ -12,11 +12,11 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..errors import PainterlyError
-from . import explain, models, serve, stylize
+from . import explain, fast, models, serve, stylize
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
-COMMANDS = [stylize, models, serve, explain]
+COMMANDS = [stylize, fast, models, serve, explain]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

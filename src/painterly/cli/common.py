@@ -57,8 +57,9 @@ class ProgressBar:
             from tqdm import tqdm
 
             self.bar = tqdm(total=event.total, unit=self.unit, dynamic_ncols=True, file=sys.stderr)
-        terms = {k: f"{v:.3g}" for k, v in event.terms.items()}
-        self.bar.set_postfix({"loss": f"{event.loss:.4g}", **terms}, refresh=False)
+        if getattr(event, "loss", None) is not None:
+            terms = {k: f"{v:.3g}" for k, v in event.terms.items()}
+            self.bar.set_postfix({"loss": f"{event.loss:.4g}", **terms}, refresh=False)
         self.bar.update(event.step - self.bar.n)
 
     def close(self) -> None:

@@ -1,0 +1,260 @@
+"""`painterly fast train|apply|export|list`: feed-forward styles, trained once, applied in a blink."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..params import PRESERVE_COLORS
+from .common import ProgressBar, add_dataclass_options, dataclass_from_args, sigterm_as_interrupt
+
+EXIT_SOME_FAILED = 1
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "fast", help="train a style network once, then apply it to photos, folders and videos in a blink",
+        description="Feed-forward styles (Johnson et al. 2016): `train` once per style, then `apply`.",
+    )
+    commands = parser.add_subparsers(dest="fast_command", metavar="COMMAND")
+    _register_train(commands)
+    _register_apply(commands)
+    _register_export(commands)
+    _register_list(commands)
+    parser.set_defaults(handler=lambda args: _usage(parser))
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help(sys.stderr)
+    return 2
+
+
+# -- train ------------------------------------------------------------------------------------
+
+
+def _register_train(commands) -> None:
+    from ..fast.settings import TrainSettings
+
+    parser = commands.add_parser(
+        "train", help="train a network for one style on a folder of photos",
+        description="Train a network that paints any photo in the style of STYLE, on random crops of "
+        "the photos in --images. Writes OUT (a .painterly file), OUT's .ckpt checkpoint and a preview.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("style", help="the artwork")
+    parser.add_argument("--images", required=True, metavar="DIR", help="folder of photos to train on (searched recursively)")
+    parser.add_argument("-o", "--output", required=True, help="the style file to write (NAME.painterly)")
+    parser.add_argument("--name", help="the style's display name (default: OUT's file name)")
+    add_dataclass_options(parser, TrainSettings)
+    parser.add_argument("--preview-every", type=int, default=100, metavar="N", help="write OUT.preview.png every N steps (0: off)")
+    parser.add_argument("--checkpoint-every", type=int, default=100, metavar="N", help="write the resumable OUT.ckpt every N steps")
+    parser.add_argument("--resume", action="store_true", help="continue from OUT.ckpt (same options; --steps may grow)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+    parser.set_defaults(handler=run_train)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from ..callbacks import EveryNSteps
+    from ..errors import ParameterError
+    from ..fast.folders import IMAGE_SUFFIXES
+    from ..fast.model_file import SUFFIX, checkpoint_to_bytes, read_checkpoint, style_to_bytes
+    from ..fast.settings import TrainSettings
+    from ..fast.train import Trainer, load_photos
+    from ..io import load_image, save_bytes, save_image
+
+    settings = dataclass_from_args(TrainSettings, args).validate()
+    output = Path(args.output)
+    if output.suffix != SUFFIX:
+        raise ParameterError(f"output: {output} should end in {SUFFIX}")
+    checkpoint_path = output.with_name(output.name + ".ckpt")
+    preview_path = output.with_name(output.stem + ".preview.png")
+    folder = Path(args.images)
+    if not folder.is_dir():
+        raise ParameterError(f"images: {folder} is not a folder")
+    paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))
+    if not paths:
+        raise ParameterError(f"images: no image files in {folder}")
+    style_image = load_image(args.style)
+    photos, skipped = load_photos(paths)
+    for path, reason in skipped:
+        print(f"painterly: warning: skipping {reason}", file=sys.stderr)
+    trainer = Trainer(style_image, photos, settings, style_name=args.name or output.stem)
+    if args.resume:
+        if not checkpoint_path.exists():
+            raise ParameterError(f"resume: no checkpoint {checkpoint_path} to resume from")
+        trainer.resume(read_checkpoint(checkpoint_path))
+
+    def checkpoint(_event=None) -> None:
+        save_bytes(checkpoint_to_bytes(trainer.checkpoint()), checkpoint_path, protect=[args.style])
+
+    callbacks = []
+    progress = None if args.quiet else ProgressBar()
+    if progress:
+        callbacks.append(progress)
+    if args.preview_every > 0:
+        callbacks.append(EveryNSteps(args.preview_every, lambda e: save_image(e.preview(), preview_path)))
+    if args.checkpoint_every > 0:
+        callbacks.append(EveryNSteps(args.checkpoint_every, checkpoint))
+    try:
+        with sigterm_as_interrupt():
+            stopped = trainer.run(callbacks)
+    finally:
+        if progress:
+            progress.close()
+    checkpoint()
+    info = {"style_file": Path(args.style).name, "photos": len(photos)}
+    save_bytes(style_to_bytes(trainer.style(info)), output, protect=[args.style, *paths])
+    if stopped == "interrupted":
+        print(
+            f"interrupted at step {trainer.step}: wrote the network so far to {output}; "
+            f"continue with --resume (checkpoint {checkpoint_path})", file=sys.stderr,
+        )
+        return 130
+    if not args.quiet:
+        print(f"wrote {output} ({trainer.step} steps, {trainer.elapsed / 60:.1f} min)", file=sys.stderr)
+    return 0
+
+
+# -- apply ------------------------------------------------------------------------------------
+
+
+def _register_apply(commands) -> None:
+    from ..fast.apply import RUNTIMES
+
+    parser = commands.add_parser(
+        "apply", help="paint photos, folders or videos with a trained style",
+        description="Apply MODEL (a shipped style name, see `painterly fast list`, or a .painterly file) "
+        "to images, folders (the tree is mirrored under OUT; finished files are skipped) and videos.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("model", help="style name or .painterly file")
+    parser.add_argument("inputs", nargs="+", metavar="input", help="images, folders or videos")
+    parser.add_argument("-o", "--output", required=True, help="output file (one input) or folder")
+    parser.add_argument("--strength", type=float, default=1.0, help="0 keeps the photo, 1 is the full style")
+    parser.add_argument("--preserve-colors", default="none", choices=PRESERVE_COLORS, help="keep the photo's colours")
+    parser.add_argument("--size", type=int, default=0, help="scale inputs to this long side first (0: as they are)")
+    parser.add_argument("--runtime", default="auto", choices=RUNTIMES, help="auto: ONNX Runtime on a CPU (faster there), PyTorch on a GPU")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"), help="device of the torch runtime")
+    parser.add_argument("--tile-size", type=int, default=2048, help="larger images are painted in overlapping tiles")
+    parser.add_argument("--smoothing", type=float, default=0.5, help="videos: 0 off … 0.9 strong flicker reduction")
+    parser.add_argument("--format", default=None, choices=(".png", ".jpg", ".webp", ".tif"), help="suffix of images written into a folder (default: keep the input's)")
+    parser.add_argument("--overwrite", action="store_true", help="redo files whose output already exists")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress or summary")
+    parser.set_defaults(handler=run_apply)
+
+
+def run_apply(args: argparse.Namespace) -> int:
+    from ..errors import PainterlyError
+    from ..fast.apply import FastStylizer
+    from ..fast.folders import plan_jobs
+    from ..fast.library import find_style
+
+    if args.size and args.size < 32:
+        from ..errors import ParameterError
+
+        raise ParameterError(f"size: {args.size} is below the minimum 32")
+    style = find_style(args.model)
+    paint = FastStylizer(
+        style, runtime=args.runtime, device=args.device, strength=args.strength,
+        preserve_colors=args.preserve_colors, tile_size=args.tile_size,
+    )
+    jobs = plan_jobs(args.inputs, args.output, args.format)
+    single = len(jobs) == 1 and Path(args.inputs[0]).is_file()
+    counts = {"written": 0, "skipped": 0, "failed": 0}
+    for job in jobs:
+        if job.done and not args.overwrite and not single:
+            counts["skipped"] += 1
+            continue
+        try:
+            with sigterm_as_interrupt():
+                _apply_one(paint, job, args)
+            counts["written"] += 1
+        except PainterlyError as err:
+            if single:
+                raise
+            counts["failed"] += 1
+            print(f"painterly: warning: {err}", file=sys.stderr)
+    if not args.quiet and not single:
+        print(f"{counts['written']} written, {counts['skipped']} already done, {counts['failed']} failed -> {args.output}", file=sys.stderr)
+    return EXIT_SOME_FAILED if counts["failed"] else 0
+
+
+def _apply_one(paint, job, args: argparse.Namespace) -> None:
+    import time
+
+    from ..fast.video import stylize_video
+    from ..io import load_image, resize_long_side, save_image
+
+    def sized(image):
+        return resize_long_side(image, args.size) if args.size else image
+
+    start = time.perf_counter()
+    if job.is_video:
+        job.target.parent.mkdir(parents=True, exist_ok=True)
+        bar = None if args.quiet else ProgressBar(unit="frame")
+        try:
+            frames = stylize_video(job.source, job.target, lambda f: paint(sized(f)), smoothing=args.smoothing,
+                                   on_progress=bar and (lambda p: bar(_as_step(p))))
+        finally:
+            if bar:
+                bar.close()
+        detail = f"{frames} frames"
+    else:
+        image = sized(load_image(job.source))
+        save_image(paint(image), job.target, protect=[job.source])
+        h, w = image.shape[-2:]
+        detail = f"{w}x{h} px"
+    if not args.quiet:
+        print(f"wrote {job.target} ({detail}, {time.perf_counter() - start:.2f} s)", file=sys.stderr)
+
+
+def _as_step(progress):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(step=progress.frame, total=progress.total or None)
+
+
+# -- export, list -----------------------------------------------------------------------------
+
+
+def _register_export(commands) -> None:
+    parser = commands.add_parser(
+        "export", help="write a style as an ONNX model",
+        description="Write MODEL as ONNX (opset 17). Its input is a (1,3,H,W) float image in [0,1], "
+        "reflection-padded by 16 px and then up to multiples of 8; crop the output the same way.",
+    )
+    parser.add_argument("model", help="style name or .painterly file")
+    parser.add_argument("-o", "--output", required=True, help="the .onnx file to write")
+    parser.set_defaults(handler=run_export)
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from ..errors import ParameterError
+    from ..fast.library import find_style
+    from ..fast.onnx_export import onnx_bytes
+    from ..io import save_bytes
+
+    output = Path(args.output)
+    if output.suffix.lower() != ".onnx":
+        raise ParameterError(f"output: {output} should end in .onnx")
+    style = find_style(args.model)
+    save_bytes(onnx_bytes(style), output, protect=[args.model])
+    print(f"wrote {output}", file=sys.stderr)
+    return 0
+
+
+def _register_list(commands) -> None:
+    parser = commands.add_parser("list", help="list the styles shipped with painterly")
+    parser.set_defaults(handler=run_list)
+
+
+def run_list(args: argparse.Namespace) -> int:
+    from ..fast.library import shipped_styles
+    from ..fast.model_file import load_style
+
+    for name, path in shipped_styles().items():
+        info = load_style(path).info
+        trained = f"{info.get('steps', '?')} steps, {info.get('seconds', 0) / 60:.0f} min" if info else ""
+        print(f"{name:20s} {info.get('style_file', '')}  ({trained})")
+    return 0

@@ -1,0 +1,77 @@
+"""Planning the outputs of `fast apply` over files and folders: mirror trees, skip finished work."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import ParameterError
+from .video import VIDEO_SUFFIXES, is_video
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif")
+
+
+@dataclass(frozen=True)
+class Job:
+    source: Path
+    target: Path
+    done: bool  # the target exists and is newer than the source: nothing to do
+
+    @property
+    def is_video(self) -> bool:
+        return is_video(self.source)
+
+
+def plan_jobs(inputs: Iterable[str | os.PathLike], output: str | os.PathLike, image_suffix: str | None = None) -> list[Job]:
+    """One job per input file; folders are walked and their tree mirrored under ``output``.
+
+    A single file input with an output that has a file suffix writes exactly there; otherwise
+    ``output`` is a folder and each result keeps its name (images may change suffix to
+    ``image_suffix``). Files that are neither images nor videos inside folders are ignored.
+    """
+    inputs = [Path(p) for p in inputs]
+    output = Path(output)
+    for path in inputs:
+        if not path.exists():
+            raise ParameterError(f"{path}: no such file or folder")
+    if len(inputs) == 1 and inputs[0].is_file() and output.suffix and not output.is_dir():
+        return [_job(inputs[0], output)]
+    if output.exists() and not output.is_dir():
+        raise ParameterError(f"{output}: several inputs or a folder need an output folder, and this is a file")
+    jobs = []
+    for path in inputs:
+        if path.is_dir():
+            for source in sorted(_media_files(path)):
+                jobs.append(_job(source, _renamed(output / source.relative_to(path.parent), image_suffix)))
+        else:
+            jobs.append(_job(path, _renamed(output / path.name, image_suffix)))
+    _refuse_overwriting_inputs(jobs)
+    return jobs
+
+
+def _media_files(folder: Path) -> Iterable[Path]:
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for name in files:
+            if not name.startswith(".") and Path(name).suffix.lower() in IMAGE_SUFFIXES + VIDEO_SUFFIXES:
+                yield Path(root) / name
+
+
+def _renamed(target: Path, image_suffix: str | None) -> Path:
+    if image_suffix and not is_video(target):
+        return target.with_suffix(image_suffix)
+    return target
+
+
+def _job(source: Path, target: Path) -> Job:
+    done = target.exists() and target.stat().st_mtime >= source.stat().st_mtime
+    return Job(source, target, done)
+
+
+def _refuse_overwriting_inputs(jobs: list[Job]) -> None:
+    sources = {job.source.resolve() for job in jobs}
+    for job in jobs:
+        if job.target.resolve() in sources:
+            raise ParameterError(f"{job.target}: the output would overwrite an input; choose another output folder")

@@ -1,0 +1,32 @@
+"""The styles shipped with painterly, and finding a style by name or path."""
+
+from __future__ import annotations
+
+import os
+from importlib import resources
+from pathlib import Path
+
+from ..errors import ModelError
+from ..suggest import unknown_name_message
+from .model_file import SUFFIX, FastStyle, load_style
+
+
+def shipped_styles() -> dict[str, Path]:
+    """Name -> file of each style in painterly/fast/styles/, sorted by name."""
+    folder = resources.files("painterly.fast") / "styles"
+    found = {}
+    for entry in folder.iterdir():
+        if entry.name.endswith(SUFFIX):
+            found[entry.name[: -len(SUFFIX)]] = Path(os.fspath(entry))
+    return dict(sorted(found.items()))
+
+
+def find_style(name_or_path: str | os.PathLike) -> FastStyle:
+    """A shipped style by name (e.g. ``starry-night``) or a .painterly file by path."""
+    text = os.fspath(name_or_path)
+    shipped = shipped_styles()
+    if text in shipped:
+        return load_style(shipped[text])
+    if os.path.exists(text) or text.endswith(SUFFIX) or os.sep in text:
+        return load_style(text)
+    raise ModelError(unknown_name_message("style", text, shipped) + " (or give the path of a .painterly file)")

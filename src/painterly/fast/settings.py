@@ -1,0 +1,49 @@
+"""The typed settings of training a fast style: the CLI options and the file's record of them."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from ..params import DEVICES, check_fields, option, parse_layer_spec
+
+
+@dataclass
+class TrainSettings:
+    steps: int = option(2000, "training steps (each one batch of random crops)", minimum=1)
+    batch_size: int = option(4, "photo crops per step", minimum=1)
+    crop_size: int = option(256, "side of the square random crops, in pixels", minimum=64)
+    photo_size: int = option(
+        512, "photos are scaled to this long side before cropping; with --style-size it sets how "
+        "large the brush strokes come out relative to a photo", minimum=64,
+    )
+    style_size: int = option(512, "long side of the style image when its statistics are taken", minimum=64)
+    content_weight: float = option(1.0, "weight of the content loss", minimum=0.0)
+    style_weight: float = option(3.0, "weight of the style loss (lower than for `stylize`: a network that starts from nothing needs a stronger pull toward the photo)", minimum=0.0)
+    tv_weight: float = option(2.0, "weight of the total-variation smoothness term", minimum=0.0)
+    color_weight: float = option(10.0, "weight of matching the style's palette", minimum=0.0)
+    learning_rate: float = option(2e-3, "Adam step size", minimum=0.0)
+    width: int = option(16, "channels of the network's first stage (2x and 3x deeper); wider is slower", minimum=4)
+    blocks: int = option(4, "residual blocks of the network", minimum=0)
+    model: str = option("efficientnet-lite0", "backbone whose features define the losses")
+    content_layers: str | None = option(None, "content layers as name[:weight],… (default: shallower than stylize's, e.g. b2.out,b4.out,b9.out)")
+    style_layers: str | None = option(None, "style layers as name[:weight],… (default: the backbone's)")
+    seed: int = option(0, "random seed of the weights and the crops")
+    device: str = option("auto", "auto, cpu, cuda or mps", choices=DEVICES)
+
+    def validate(self) -> TrainSettings:
+        check_fields(self)
+        for name in ("content_layers", "style_layers"):
+            if getattr(self, name) is not None:
+                parse_layer_spec(getattr(self, name), name)
+        return self
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrainSettings:
+        """Settings saved by this or another version: unknown keys are dropped, missing ones default."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})

@@ -1,0 +1,204 @@
+"""Training a fast style: a TransformNet learns to minimise painterly's perceptual loss.
+
+Johnson et al. (2016): the same content and style losses as the optimisation method, but the
+pixels come out of a network that sees random crops of many photos, so afterwards one forward
+pass styles any photo. The style statistics are taken once; each step scores a batch.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import torch
+from torch import Tensor
+
+from .. import losses
+from ..backbones import create_backbone
+from ..devices import resolve_device
+from ..errors import ParameterError
+from ..io import load_image, resize_long_side
+from ..params import layers_or_default
+from .model_file import FastStyle
+from .network import Architecture, TransformNet
+from .settings import TrainSettings
+
+StopReason = Literal["finished", "callback", "interrupted"]
+
+# Content layers for training when none are given. Shallower than the optimisation default
+# (b9.out): a network that starts from nothing must be pulled toward the photo's edges and shapes,
+# not only its objects; with b9.out alone it learned the style and lost the scene (docs/fast.md).
+# Johnson et al. (2016) likewise use relu2_2 of VGG-16.
+FAST_CONTENT_LAYERS = {"efficientnet-lite0": "b2.out,b4.out,b9.out", "vgg19": "relu2_2", "vgg16": "relu2_2"}
+
+
+@dataclass(frozen=True)
+class TrainEvent:
+    step: int  # 1-based, counted from the first step of the first run (resumes continue it)
+    total: int
+    loss: float
+    terms: dict[str, float]
+    elapsed: float  # seconds of training, summed over resumed runs
+    _preview: Callable[[], Tensor] = field(default=lambda: torch.empty(0), repr=False)
+
+    def preview(self) -> Tensor:
+        """The network's current rendering of the first photo, (1,3,H,W) on the CPU."""
+        return self._preview()
+
+
+TrainCallback = Callable[[TrainEvent], "bool | None"]
+
+
+class Trainer:
+    """Holds the network, the optimiser, the photos and the style targets of one training run."""
+
+    def __init__(self, style_image: Tensor, photos: Sequence[Tensor], settings: TrainSettings, style_name: str = "style"):
+        self.settings = settings.validate()
+        if not photos:
+            raise ParameterError("images: no readable photos to train on")
+        self.style_name = style_name
+        self.device = resolve_device(settings.device)
+        self.generator = torch.Generator().manual_seed(settings.seed)
+        torch.manual_seed(settings.seed)  # the network's initial weights
+        self.network = TransformNet(Architecture(settings.width, settings.blocks)).to(self.device)
+        self.optimizer = torch.optim.Adam(self.network.parameters(), lr=settings.learning_rate)
+        self.photos = [_fit_for_crops(p, settings.photo_size, settings.crop_size) for p in photos]
+        self.step = 0
+        self.elapsed = 0.0
+
+        self.backbone = create_backbone(settings.model, device=self.device)
+        self.content_layers = layers_or_default(
+            settings.content_layers or FAST_CONTENT_LAYERS.get(settings.model), self.backbone.default_content_layers, "content_layers"
+        )
+        self.style_layers = layers_or_default(settings.style_layers, self.backbone.default_style_layers, "style_layers")
+        self.backbone.check_layers([*self.content_layers, *self.style_layers])
+        style = resize_long_side(style_image, settings.style_size).to(self.device)
+        with torch.no_grad():
+            feats = self.backbone(style, list(self.style_layers))
+            self.style_grams = {n: losses.gram_matrix(f) for n, f in feats.items()}
+            self.style_colors = losses.color_gram(style)
+
+    # -- one step ---------------------------------------------------------------------------
+
+    def batch(self) -> Tensor:
+        """Random crops (with random horizontal flips) of randomly chosen photos."""
+        crops = []
+        size = self.settings.crop_size
+        for _ in range(self.settings.batch_size):
+            photo = self.photos[int(torch.randint(len(self.photos), (1,), generator=self.generator))]
+            h, w = photo.shape[-2:]
+            top = int(torch.randint(h - size + 1, (1,), generator=self.generator))
+            left = int(torch.randint(w - size + 1, (1,), generator=self.generator))
+            crop = photo[..., top : top + size, left : left + size]
+            if bool(torch.rand((), generator=self.generator) < 0.5):
+                crop = crop.flip(-1)
+            crops.append(crop)
+        return torch.cat(crops).to(self.device)
+
+    def loss(self, photos: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        s = self.settings
+        with torch.no_grad():
+            content_targets = self.backbone(photos, list(self.content_layers))
+        painted = self.network(photos)
+        feats = self.backbone(painted, list(dict.fromkeys([*self.content_layers, *self.style_layers])))
+        content = losses.weighted_mean(
+            {n: losses.content_loss(feats[n], content_targets[n]) for n in self.content_layers}, self.content_layers
+        )
+        style = losses.weighted_mean(
+            {n: losses.style_loss(feats[n], self.style_grams[n]) for n in self.style_layers}, self.style_layers
+        )
+        terms = {
+            "content": s.content_weight * content,
+            "style": s.style_weight * style,
+            "tv": s.tv_weight * losses.tv_loss(painted),
+            "color": s.color_weight * losses.relative_squared_error(losses.color_gram(painted), self.style_colors),
+        }
+        return sum(terms.values()), terms
+
+    def run(self, callbacks: Sequence[TrainCallback] = ()) -> StopReason:
+        """Train up to ``settings.steps``; a callback returning True, or Ctrl-C, stops early."""
+        self.network.train()
+        started = time.perf_counter() - self.elapsed
+        try:
+            while self.step < self.settings.steps:
+                self.optimizer.zero_grad(set_to_none=True)
+                total, terms = self.loss(self.batch())
+                total.backward()
+                self.optimizer.step()
+                self.step += 1
+                self.elapsed = time.perf_counter() - started
+                event = TrainEvent(
+                    step=self.step, total=self.settings.steps, loss=float(total.detach()),
+                    terms={k: float(v.detach()) for k, v in terms.items()}, elapsed=self.elapsed, _preview=self.preview,
+                )
+                if any([bool(cb(event)) for cb in callbacks]):
+                    return "callback"
+        except KeyboardInterrupt:
+            return "interrupted"
+        finally:
+            self.network.eval()
+        return "finished"
+
+    def preview(self) -> Tensor:
+        was_training = self.network.training
+        self.network.eval()
+        with torch.no_grad():
+            out = self.network(self.photos[0].to(self.device)).cpu()
+        self.network.train(was_training)
+        return out
+
+    # -- results and resuming ---------------------------------------------------------------
+
+    def style(self, info: dict[str, Any] | None = None) -> FastStyle:
+        """The trained network as a FastStyle, with the training record in its info."""
+        record = {"steps": self.step, "seconds": round(self.elapsed, 1), "settings": self.settings.as_dict()}
+        network = TransformNet(self.network.arch)
+        network.load_state_dict({k: v.detach().cpu() for k, v in self.network.state_dict().items()})
+        return FastStyle(network=network.eval().requires_grad_(False), name=self.style_name, info={**record, **(info or {})})
+
+    def checkpoint(self) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "elapsed": self.elapsed,
+            "settings": self.settings.as_dict(),
+            "network": {k: v.detach().cpu() for k, v in self.network.state_dict().items()},
+            "optimizer": self.optimizer.state_dict(),
+            "generator": self.generator.get_state(),
+        }
+
+    def resume(self, state: dict[str, Any]) -> None:
+        """Continue from a checkpoint of a run with the same settings (the step count may grow)."""
+        saved = {k: v for k, v in state["settings"].items() if k != "steps"}
+        ours = {k: v for k, v in self.settings.as_dict().items() if k != "steps"}
+        changed = sorted(k for k in ours if saved.get(k) != ours[k])
+        if changed:
+            raise ParameterError(
+                f"resume: the checkpoint was trained with other settings ({', '.join(changed)}); "
+                "use the same options, or start afresh"
+            )
+        self.network.load_state_dict(state["network"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.generator.set_state(state["generator"])
+        self.step, self.elapsed = int(state["step"]), float(state["elapsed"])
+
+
+def _fit_for_crops(photo: Tensor, long_side: int, crop: int) -> Tensor:
+    """Scale to ``long_side``, but never so small that a crop does not fit."""
+    h, w = photo.shape[-2:]
+    scale = max(long_side / max(h, w), crop / min(h, w))
+    return resize_long_side(photo, max(crop, round(max(h, w) * scale)))
+
+
+def load_photos(paths: Sequence[str]) -> tuple[list[Tensor], list[tuple[str, str]]]:
+    """Readable photos, and (path, reason) for each file that could not be read."""
+    from ..errors import ImageError
+
+    photos, skipped = [], []
+    for path in paths:
+        try:
+            photos.append(load_image(path))
+        except ImageError as err:
+            skipped.append((str(path), str(err)))
+    return photos, skipped

@@ -1,0 +1,457 @@
+"""The fast path: network shapes, .painterly files, training, applying, ONNX, folders and video."""
+
+import os
+import time
+
+import av
+import numpy as np
+import onnxruntime
+import pytest
+import torch
+from PIL import Image
+
+from painterly import losses
+from painterly.cli import main
+from painterly.colors import rgb_to_yiq
+from painterly.errors import ModelError, ParameterError
+from painterly.fast.apply import FastStylizer
+from painterly.fast.folders import plan_jobs
+from painterly.fast.library import find_style, shipped_styles
+from painterly.fast.model_file import FORMAT, FastStyle, load_style, style_to_bytes
+from painterly.fast.network import MARGIN, Architecture, TransformNet, pad
+from painterly.fast.onnx_export import onnx_bytes
+from painterly.fast.settings import TrainSettings
+from painterly.fast.train import Trainer
+from painterly.fast.video import TemporalSmoother
+from painterly.io import load_image
+
+from imagegen import make_hostile, photo, stripes
+from videogen import make_video
+
+TINY = TrainSettings(steps=6, batch_size=2, crop_size=64, photo_size=96, style_size=64, width=4, blocks=1, device="cpu")
+
+
+def run(argv, capsys):
+    code = main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.fixture
+def style_file(tmp_path):
+    torch.manual_seed(0)
+    path = tmp_path / "random.painterly"
+    path.write_bytes(style_to_bytes(FastStyle(TransformNet(Architecture(width=4, blocks=1)), "random", {"steps": 0})))
+    return path
+
+
+def _ramp(h=48, w=72):
+    return torch.from_numpy(np.asarray(photo(w, h), dtype=np.float32) / 255).permute(2, 0, 1)[None]
+
+
+# -- network ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("h, w", [(64, 64), (37, 53), (70, 101), (9, 300)])
+def test_network_keeps_any_size_and_the_pixel_range(h, w):
+    net = TransformNet(Architecture(width=4, blocks=1)).eval()
+    out = net(torch.rand(1, 3, h, w))
+    assert out.shape == (1, 3, h, w)
+    assert out.min() >= 0 and out.max() <= 1
+    padded = pad(torch.rand(1, 3, h, w))
+    assert padded.shape[-2] % 8 == 0 and padded.shape[-1] % 8 == 0
+    assert padded.shape[-2] >= h + 2 * MARGIN and padded.shape[-1] >= w + 2 * MARGIN
+
+
+def test_padding_reflects_the_border():
+    image = torch.rand(1, 3, 40, 48)
+    padded = pad(image)
+    # The row MARGIN-1 above the first image row mirrors row 1 (reflection excludes the edge).
+    assert torch.equal(padded[..., MARGIN - 1, MARGIN : MARGIN + 48], image[..., 1, :])
+    assert torch.equal(padded[..., MARGIN : MARGIN + 40, MARGIN : MARGIN + 48], image)
+
+
+# -- files ------------------------------------------------------------------------------------
+
+
+def test_style_file_round_trip_keeps_pictures_and_info(style_file):
+    style = load_style(style_file)
+    assert style.name == "random" and style.info == {"steps": 0}
+    assert style.network.arch == Architecture(width=4, blocks=1)
+    assert not any(p.requires_grad for p in style.network.parameters())
+    again = load_style(_resave(style, style_file.parent / "again.painterly"))
+    image = _ramp()
+    with torch.no_grad():
+        assert (style.network(image) - again.network(image)).abs().max() < 1e-6  # already float16
+
+
+def _resave(style, path):
+    path.write_bytes(style_to_bytes(style))
+    return path
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"", "not a painterly style file"),
+        (b"this is text\n", "not a painterly style file"),
+        ("truncated", "not a painterly style file"),
+        ("checkpoint", "not a painterly style file"),
+        ("future", "upgrade painterly"),
+        ("wrong_weights", "do not fit"),
+    ],
+)
+def test_files_that_are_not_usable_styles_get_one_line(tmp_path, style_file, content, message):
+    path = tmp_path / "bad.painterly"
+    if content == "truncated":
+        data = style_file.read_bytes()
+        path.write_bytes(data[: len(data) // 2])
+    elif content in ("checkpoint", "future", "wrong_weights"):
+        payload = torch.load(style_file, weights_only=True)
+        if content == "checkpoint":
+            payload["format"] = "painterly-fast-checkpoint"
+        elif content == "future":
+            payload["format_version"] = 99
+        else:
+            payload["architecture"] = {"width": 8, "blocks": 1}
+        torch.save(payload, path)
+    else:
+        path.write_bytes(content)
+    with pytest.raises(ModelError) as err:
+        load_style(path)
+    assert message in str(err.value) and str(path) in str(err.value) and "\n" not in str(err.value)
+
+
+def test_unknown_style_name_suggests_a_shipped_one():
+    names = list(shipped_styles())
+    assert names, "painterly ships styles"
+    with pytest.raises(ModelError, match="did you mean"):
+        find_style(names[0][:-1] + "x")
+
+
+# -- training ---------------------------------------------------------------------------------
+
+
+def _photos():
+    return [_ramp(96, 128), stripes(80, 120) * 0.5 + 0.25]
+
+
+def test_training_lowers_the_loss_on_a_fixed_batch():
+    trainer = Trainer(stripes(64, 64), _photos(), _with(TINY, steps=30, learning_rate=0.01))
+    batch = trainer.batch()
+    with torch.no_grad():
+        before = float(trainer.loss(batch)[0])
+    assert trainer.run() == "finished"
+    with torch.no_grad():
+        after = float(trainer.loss(batch)[0])
+    assert after < 0.8 * before
+
+
+def _with(settings, **changes):
+    import dataclasses
+
+    return dataclasses.replace(settings, **changes)
+
+
+def test_resumed_training_is_identical_to_an_uninterrupted_one():
+    straight = Trainer(stripes(64, 64), _photos(), TINY)
+    straight.run()
+    first = Trainer(stripes(64, 64), _photos(), _with(TINY, steps=3))
+    first.run()
+    state = first.checkpoint()
+    resumed = Trainer(stripes(64, 64), _photos(), TINY)
+    resumed.resume(state)
+    assert resumed.step == 3
+    resumed.run()
+    for a, b in zip(straight.network.state_dict().values(), resumed.network.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_resume_refuses_other_settings():
+    first = Trainer(stripes(64, 64), _photos(), TINY)
+    other = Trainer(stripes(64, 64), _photos(), _with(TINY, style_weight=7.0))
+    with pytest.raises(ParameterError, match="style_weight"):
+        other.resume(first.checkpoint())
+
+
+def test_a_callback_can_stop_training_and_sees_a_preview():
+    trainer = Trainer(stripes(64, 64), _photos(), TINY)
+    seen = []
+
+    def stop_at_two(event):
+        seen.append(event.preview().shape)
+        return event.step == 2
+
+    assert trainer.run([stop_at_two]) == "callback" and trainer.step == 2
+    assert seen[0] == (1, 3, *trainer.photos[0].shape[-2:])
+
+
+# -- applying ---------------------------------------------------------------------------------
+
+
+def test_strength_zero_is_the_photo_and_one_is_the_network(style_file):
+    style, image = load_style(style_file), _ramp()
+    assert torch.allclose(FastStylizer(style, strength=0.0)(image), image)
+    with torch.no_grad():
+        assert torch.allclose(FastStylizer(style, runtime="torch")(image), style.network(image), atol=1e-6)
+    half = FastStylizer(style, strength=0.5, runtime="torch")(image)
+    assert torch.allclose(half, 0.5 * image + 0.5 * style.network(image).detach(), atol=1e-5)
+
+
+def test_preserve_colors_luminance_keeps_the_photos_chroma(style_file):
+    image = _ramp()
+    out = FastStylizer(load_style(style_file), preserve_colors="luminance")(image)
+    inner = (slice(None), slice(1, 3))  # the I and Q channels
+    assert (rgb_to_yiq(out)[inner] - rgb_to_yiq(image)[inner]).abs().mean() < 0.01
+
+
+def test_tiles_cover_the_image_and_blend_to_exactly_one(style_file):
+    """With a pixel-wise 'network' (1 - x) tiling must give exactly the whole-image answer: the
+    tiles cover every pixel, their padding and crops line up, and the blend weights sum to 1."""
+    image = torch.rand(1, 3, 200, 300)
+    whole = FastStylizer(load_style(style_file), tile_size=512)
+    tiled = FastStylizer(load_style(style_file), tile_size=128)
+    whole.run_padded = tiled.run_padded = lambda padded: 1 - padded
+    assert torch.allclose(tiled(image), 1 - image, atol=1e-6)
+    assert torch.allclose(whole(image), 1 - image, atol=1e-6)
+
+
+def test_onnx_runtime_gives_the_same_picture_as_torch(style_file):
+    style, image = load_style(style_file), torch.rand(1, 3, 45, 67)
+    by_torch = FastStylizer(style, runtime="torch")(image)
+    by_onnx = FastStylizer(style, runtime="onnx")(image)
+    assert (by_torch - by_onnx).abs().max() < 1e-4
+    assert FastStylizer(style, device="cpu").runtime == "onnx"  # auto: the faster one on a CPU
+
+
+def test_exported_onnx_file_runs_in_plain_onnxruntime(tmp_path, capsys, style_file):
+    out = tmp_path / "style.onnx"
+    code, _, err = run(["fast", "export", style_file, "-o", out], capsys)
+    assert code == 0, err
+    session = onnxruntime.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    padded = pad(torch.rand(1, 3, 40, 56))
+    got = session.run(None, {session.get_inputs()[0].name: padded.numpy()})[0]
+    with torch.no_grad():
+        want = load_style(style_file).network.padded_forward(padded).numpy()
+    assert got.shape == want.shape and np.abs(got - want).max() < 1e-4
+
+
+def test_smoothing_holds_still_pixels_and_follows_moving_ones():
+    smoother = TemporalSmoother(0.8)
+    frame = torch.zeros(1, 3, 4, 4)
+    smoother(frame, torch.zeros(1, 3, 4, 4))
+    moved = frame.clone()
+    moved[..., :2] = 1.0  # the left half changes, the right half stays
+    out = smoother(moved, torch.ones(1, 3, 4, 4))
+    assert torch.allclose(out[..., 2:], torch.full_like(out[..., 2:], 0.2))  # 0.8 of the old 0 kept
+    assert out[..., :2].min() > 0.99  # exp(-1/0.03) of the old kept: none
+    assert torch.equal(TemporalSmoother(0.0)(moved, torch.ones(1, 3, 4, 4)), torch.ones(1, 3, 4, 4))
+
+
+# -- folders ----------------------------------------------------------------------------------
+
+
+def test_folder_plan_mirrors_the_tree_and_knows_what_is_done(tmp_path):
+    src = tmp_path / "photos"
+    (src / "trip" / "day1").mkdir(parents=True)
+    photo().save(src / "a.jpg")
+    photo().save(src / "trip" / "day1" / "b.png")
+    (src / "notes.txt").write_text("not a picture")
+    out = tmp_path / "out"
+    jobs = plan_jobs([src], out, ".png")
+    assert [j.target.relative_to(out).as_posix() for j in jobs] == ["photos/a.png", "photos/trip/day1/b.png"]
+    assert not any(j.done for j in jobs)
+    jobs[0].target.parent.mkdir(parents=True)
+    jobs[0].target.write_bytes(b"done before")
+    assert [j.done for j in plan_jobs([src], out, ".png")] == [True, False]
+    os.utime(src / "a.jpg", (time.time() + 10, time.time() + 10))  # the photo changed since
+    assert [j.done for j in plan_jobs([src], out, ".png")] == [False, False]
+
+
+def test_folder_plan_refuses_writing_over_inputs(tmp_path):
+    photo().save(tmp_path / "a.png")
+    with pytest.raises(ParameterError, match="overwrite an input"):
+        plan_jobs([tmp_path / "a.png"], tmp_path)
+
+
+def test_apply_to_a_folder_continues_past_bad_files(tmp_path, capsys, style_file):
+    src = tmp_path / "in"
+    (src / "sub").mkdir(parents=True)
+    photo().save(src / "good.jpg")
+    photo(64, 48).save(src / "sub" / "also_good.png")
+    make_hostile("text", src)
+    make_hostile("truncated", src / "sub")
+    out = tmp_path / "out"
+    code, _, err = run(["fast", "apply", style_file, src, "-o", out, "--format", ".png"], capsys)
+    assert code == 1  # some files failed
+    warnings = [line for line in err.splitlines() if "warning" in line]
+    assert len(warnings) == 2 and any("notes.png" in w for w in warnings) and any("cut.jpg" in w for w in warnings)
+    assert "Traceback" not in err
+    assert Image.open(out / "in" / "good.png").size == (96, 64)
+    assert Image.open(out / "in" / "sub" / "also_good.png").size == (64, 48)
+    assert not (out / "in" / "notes.png").exists()
+    # A second run skips what is done.
+    code, _, err = run(["fast", "apply", style_file, src, "-o", out, "--format", ".png"], capsys)
+    assert "0 written, 3 already done, 2 failed" in err.replace("full.jpg", "")  # full.jpg: the truncation's source
+
+
+@pytest.mark.parametrize("kind", ["truncated", "empty", "text"])
+def test_apply_to_one_bad_image_is_one_line_and_writes_nothing(tmp_path, capsys, style_file, kind):
+    bad = make_hostile(kind, tmp_path)
+    out = tmp_path / "out.png"
+    code, _, err = run(["fast", "apply", style_file, bad, "-o", out], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and bad.name in err
+    assert not out.exists()
+
+
+def test_apply_with_a_file_that_is_not_a_model(tmp_path, capsys):
+    fake = tmp_path / "fake.painterly"
+    fake.write_text("hello")
+    photo().save(tmp_path / "a.png")
+    code, _, err = run(["fast", "apply", fake, tmp_path / "a.png", "-o", tmp_path / "b.png"], capsys)
+    assert code == 2 and "not a painterly style file" in err and len(err.strip().splitlines()) == 1
+
+
+# -- video ------------------------------------------------------------------------------------
+
+
+def test_video_keeps_frames_size_and_audio(tmp_path, capsys, style_file):
+    video = make_video(tmp_path / "clip.mp4", frames=10, size=(96, 64))
+    out = tmp_path / "painted.mp4"
+    code, _, err = run(["fast", "apply", style_file, video, "-o", out, "-q"], capsys)
+    assert code == 0, err
+    with av.open(str(out)) as container:
+        kinds = sorted(s.type for s in container.streams)
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    assert kinds == ["audio", "video"]
+    assert len(frames) == 10 and frames[0].shape == (64, 96, 3)
+    assert not [p for p in tmp_path.iterdir() if "partial" in p.name]
+
+
+def test_video_without_a_video_stream_is_a_clear_error(tmp_path, capsys, style_file):
+    sound_only = tmp_path / "sound.mp4"
+    with av.open(str(sound_only), mode="w") as out:
+        stream = out.add_stream("aac", rate=22050)
+        frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+        frame.sample_rate = 22050
+        out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    code, _, err = run(["fast", "apply", style_file, sound_only, "-o", tmp_path / "out.mp4"], capsys)
+    assert code == 2 and "has no video stream" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "out.mp4").exists()
+
+
+# -- training from the command line -----------------------------------------------------------
+
+
+def test_train_command_writes_style_checkpoint_preview_and_resumes(tmp_path, capsys):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    photo(128, 96).save(photos / "a.jpg")
+    photo(96, 128).save(photos / "b.png")
+    make_hostile("text", photos)
+    style = tmp_path / "style.png"
+    Image.fromarray((stripes(64, 64)[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8)).save(style)
+    out = tmp_path / "styles" / "mine.painterly"
+    options = ["--crop-size", "64", "--photo-size", "96", "--style-size", "64", "--batch-size", "2", "--width", "4",
+               "--blocks", "1", "--device", "cpu", "--preview-every", "2", "--checkpoint-every", "2", "-q"]
+    code, _, err = run(["fast", "train", style, "--images", photos, "-o", out, "--steps", "2", *options], capsys)
+    assert code == 0, err
+    assert "notes.png" in err  # the unreadable photo was skipped with a warning
+    trained = load_style(out)
+    assert trained.name == "mine" and trained.info["steps"] == 2 and trained.info["style_file"] == "style.png"
+    assert trained.info["settings"]["crop_size"] == 64
+    assert Image.open(out.with_name("mine.preview.png")).size == (96, 72)
+    code, _, err = run(["fast", "train", style, "--images", photos, "-o", out, "--steps", "4", "--resume", *options], capsys)
+    assert code == 0, err
+    assert load_style(out).info["steps"] == 4
+    code, _, err = run(["fast", "train", style, "--images", photos, "-o", out, "--steps", "6", "--resume",
+                        *options, "--style-weight", "1"], capsys)
+    assert code == 2 and "style_weight" in err
+
+
+def test_sigterm_during_training_keeps_the_network_and_a_resumable_checkpoint(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    photo(128, 96).save(photos / "a.jpg")
+    style = tmp_path / "style.png"
+    photo(64, 64).save(style)
+    out = tmp_path / "mine.painterly"
+    cmd = [sys.executable, "-m", "painterly", "fast", "train", str(style), "--images", str(photos), "-o", str(out),
+           "--steps", "100000", "--crop-size", "64", "--photo-size", "96", "--style-size", "64", "--batch-size", "1",
+           "--width", "4", "--blocks", "1", "--device", "cpu", "--checkpoint-every", "1", "-q"]
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
+    checkpoint = tmp_path / "mine.painterly.ckpt"
+    deadline = time.time() + 120
+    while not checkpoint.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "--resume" in err
+    assert load_style(out).info["steps"] >= 1
+
+
+# -- shipped styles ---------------------------------------------------------------------------
+
+
+def test_list_shows_every_shipped_style(capsys):
+    code, out, _ = run(["fast", "list"], capsys)
+    assert code == 0
+    assert [line.split()[0] for line in out.strip().splitlines()] == list(shipped_styles())
+
+
+@pytest.fixture(scope="module")
+def painting_grams():
+    """Gram targets of every painting a shipped style was trained on (they are in examples/)."""
+    from painterly.backbones import create_backbone
+
+    net = create_backbone(device="cpu")
+    layers = list(net.default_style_layers)
+    files = {find_style(name).info["style_file"] for name in shipped_styles()}
+    with torch.no_grad():
+        grams = {
+            f: {n: losses.gram_matrix(x) for n, x in net(_small(load_image(_painting(f))), layers).items()}
+            for f in files
+        }
+
+    def distance(image, file_name):
+        with torch.no_grad():
+            feats = net(image, layers)
+            return sum(float(losses.style_loss(feats[n], g)) for n, g in grams[file_name].items())
+
+    return files, distance
+
+
+@pytest.mark.parametrize("name", sorted(shipped_styles()))
+def test_shipped_styles_look_like_their_own_painting(name, cat_path, painting_grams):
+    """Applied to a photo, a shipped style brings its Gram statistics far closer to its own
+    painting than the photo was, and closer to its own painting than to the others'. (An
+    untrained network also makes a photo flatter, so the second clause is what tells them apart.)"""
+    files, distance = painting_grams
+    style = find_style(name)
+    own = style.info["style_file"]
+    photo_image = load_image(cat_path)
+    painted = FastStylizer(style)(photo_image)
+    assert distance(painted, own) < 0.5 * distance(photo_image, own)
+    others = [distance(painted, f) for f in files if f != own]
+    assert all(distance(painted, own) < OWN_PAINTING_MARGIN * d for d in others)
+
+
+OWN_PAINTING_MARGIN = 0.75
+
+
+def _small(image):
+    from painterly.io import resize_long_side
+
+    return resize_long_side(image, 256)
+
+
+def _painting(file_name):
+    from pathlib import Path
+
+    return Path(__file__).parents[1] / "examples" / file_name
