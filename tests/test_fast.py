@@ -326,6 +326,10 @@ def test_video_keeps_frames_size_and_audio(tmp_path, capsys, style_file):
     assert kinds == ["audio", "video"]
     assert len(frames) == 10 and frames[0].shape == (64, 96, 3)
     assert not [p for p in tmp_path.iterdir() if "partial" in p.name]
+    code, _, err = run(["fast", "apply", style_file, video, "-o", tmp_path / "small.mp4", "--size", "48", "-q"], capsys)
+    assert code == 0, err
+    with av.open(str(tmp_path / "small.mp4")) as container:
+        assert (container.streams.video[0].width, container.streams.video[0].height) == (48, 32)
 
 
 def test_video_without_a_video_stream_is_a_clear_error(tmp_path, capsys, style_file):

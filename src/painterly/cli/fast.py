@@ -149,11 +149,13 @@ def run_apply(args: argparse.Namespace) -> int:
     from ..fast.apply import FastStylizer
     from ..fast.folders import plan_jobs
     from ..fast.library import find_style
+    from ..fast.video import TemporalSmoother
 
     if args.size and args.size < 32:
         from ..errors import ParameterError
 
         raise ParameterError(f"size: {args.size} is below the minimum 32")
+    TemporalSmoother(args.smoothing)  # checks the value before any file is touched
     style = find_style(args.model)
     paint = FastStylizer(
         style, runtime=args.runtime, device=args.device, strength=args.strength,
@@ -194,7 +196,7 @@ def _apply_one(paint, job, args: argparse.Namespace) -> None:
         job.target.parent.mkdir(parents=True, exist_ok=True)
         bar = None if args.quiet else ProgressBar(unit="frame")
         try:
-            frames = stylize_video(job.source, job.target, lambda f: paint(sized(f)), smoothing=args.smoothing,
+            frames = stylize_video(job.source, job.target, paint, size=args.size, smoothing=args.smoothing,
                                    on_progress=bar and (lambda p: bar(_as_step(p))))
         finally:
             if bar:

@@ -15,6 +15,7 @@ import torch
 from torch import Tensor
 
 from ..errors import ImageError, ParameterError
+from ..io import long_side_shape, resize_to
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v")
 
@@ -59,10 +60,14 @@ def stylize_video(
     target: str | os.PathLike,
     paint: Callable[[Tensor], Tensor],
     *,
+    size: int = 0,
     smoothing: float = 0.0,
     on_progress: Callable[[VideoProgress], None] | None = None,
 ) -> int:
-    """Paint every frame of ``source`` into ``target`` (written atomically); returns frames written."""
+    """Paint every frame of ``source`` into ``target`` (written atomically); returns frames written.
+
+    ``size`` > 0 scales the frames to that long side before painting.
+    """
     import av
 
     smoother = TemporalSmoother(smoothing)
@@ -83,7 +88,10 @@ def stylize_video(
             with av.open(os.fspath(partial), mode="w") as out:
                 video_out = out.add_stream("libx264", rate=video_in.average_rate or 25, options={"crf": "18"})
                 video_out.pix_fmt = "yuv420p"
-                video_out.width, video_out.height = _even(video_in.codec_context.width), _even(video_in.codec_context.height)
+                height, width = video_in.codec_context.height, video_in.codec_context.width
+                if size:
+                    height, width = long_side_shape((height, width), size)
+                video_out.height, video_out.width = _even(height), _even(width)
                 audio_out = out.add_stream_from_template(audio_in) if audio_in is not None else None
                 streams = [video_in] + ([audio_in] if audio_in is not None else [])
                 for packet in container.demux(*streams):
@@ -93,7 +101,8 @@ def stylize_video(
                             out.mux(packet)
                         continue
                     for frame in packet.decode():
-                        out.mux(video_out.encode(_paint_frame(frame, paint, smoother, video_out)))
+                        pixels = _paint_frame(frame, paint, smoother, (height, width))
+                        out.mux(video_out.encode(_to_frame(pixels, frame, video_out)))
                         written += 1
                         if on_progress:
                             on_progress(VideoProgress(written, total))
@@ -109,15 +118,21 @@ def stylize_video(
     return written
 
 
-def _paint_frame(frame, paint: Callable[[Tensor], Tensor], smoother: TemporalSmoother, stream):
+def _paint_frame(frame, paint: Callable[[Tensor], Tensor], smoother: TemporalSmoother, shape: tuple[int, int]) -> np.ndarray:
+    """Decoded frame -> painted (H, W, 3) uint8 pixels of the given shape."""
+    rgb = frame.to_ndarray(format="rgb24")
+    image = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float() / 255.0
+    if tuple(image.shape[-2:]) != shape:
+        image = resize_to(image, shape)
+    painted = smoother(image, paint(image))
+    return (painted[0].permute(1, 2, 0).clamp(0, 1) * 255 + 0.5).to(torch.uint8).numpy()
+
+
+def _to_frame(pixels: np.ndarray, source_frame, stream):
     import av
 
-    rgb = frame.to_ndarray(format="rgb24")[: stream.height, : stream.width]
-    image = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float() / 255.0
-    painted = smoother(image, paint(image))
-    pixels = (painted[0].permute(1, 2, 0).clamp(0, 1) * 255 + 0.5).to(torch.uint8).numpy()
-    out = av.VideoFrame.from_ndarray(np.ascontiguousarray(pixels), format="rgb24")
-    out.pts, out.time_base = frame.pts, frame.time_base
+    out = av.VideoFrame.from_ndarray(np.ascontiguousarray(pixels[: stream.height, : stream.width]), format="rgb24")
+    out.pts, out.time_base = source_frame.pts, source_frame.time_base
     return out
 
 
