@@ -69,7 +69,7 @@ def make_optimizer(name: str, params: list[Tensor], lr: float | None) -> torch.o
     if name == "lbfgs":
         # No line search, unit step as in neural-style: one objective evaluation per step, so a step
         # costs what a forward+backward costs.
-        return torch.optim.LBFGS(params, lr=lr or 1.0, max_iter=1, history_size=20)
+        return torch.optim.LBFGS(params, lr=lr or 1.0, max_iter=1, history_size=10)
     if name == "adam":
         return torch.optim.Adam(params, lr=lr or 0.02)
     raise ValueError(f"unknown optimizer {name!r}; valid: {', '.join(OPTIMIZERS)}")

@@ -33,11 +33,12 @@ WEIGHTS = WeightsInfo(
 _STAGES = [(1, 3, 1, 1, 16), (2, 3, 2, 6, 24), (2, 5, 2, 6, 40), (3, 3, 2, 6, 80),
            (3, 5, 1, 6, 112), (4, 5, 2, 6, 192), (1, 3, 1, 6, 320)]
 _STEM_CHANNELS, _HEAD_CHANNELS, _CLASSES = 32, 1280, 1000
-# Shallow taps are depthwise outputs (post-ReLU6); the deep ones are block outputs (the linear
-# bottleneck): their Gram matrices cost 1/9 to 1/36 of the wide depthwise taps' (112-192 channels
-# instead of 480-1152), and at 512 px they brought back Starry Night's large swirls and stars
-# that the depthwise taps left as small texture (docs/quality.md).
-_DEFAULT_STYLE = ["stem", "b1.dw", "b3.dw", "b5.dw", "b8.out", "b11.out", "b14.out"]
+# Style taps are block outputs (the linear bottleneck), not the wide depthwise outputs: their Gram
+# matrices cost 1/4 to 1/36 as much (16-192 channels instead of 32-1152). Deep down they brought
+# back Starry Night's large swirls and stars that depthwise taps left as small texture; shallow
+# down they removed most of the red/green speckle and cut the loop's overhead over a bare
+# forward+backward from x1.41 to x1.10 (docs/quality.md).
+_DEFAULT_STYLE = ["b0.out", "b1.out", "b3.out", "b5.out", "b8.out", "b11.out", "b14.out"]
 # TF-Lite preprocessing: (x * 255 - 127) / 128, i.e. mean 127/255 and std 128/255 for x in [0, 1].
 # Chosen because it classifies the test cat better than ImageNet mean/std (see tests).
 _MEAN, _STD = (127 / 255,) * 3, (128 / 255,) * 3
