@@ -153,7 +153,14 @@ class Trainer:
 
     def style(self, info: dict[str, Any] | None = None) -> FastStyle:
         """The trained network as a FastStyle, with the training record in its info."""
-        record = {"steps": self.step, "seconds": round(self.elapsed, 1), "settings": self.settings.as_dict()}
+        record = {
+            "steps": self.step,
+            "seconds": round(self.elapsed, 1),
+            "settings": self.settings.as_dict(),
+            # The layers actually used: the backbone's defaults may change between versions.
+            "content_layers": dict(self.content_layers),
+            "style_layers": dict(self.style_layers),
+        }
         network = TransformNet(self.network.arch)
         network.load_state_dict({k: v.detach().cpu() for k, v in self.network.state_dict().items()})
         return FastStyle(network=network.eval().requires_grad_(False), name=self.style_name, info={**record, **(info or {})})
