@@ -1,9 +1,9 @@
-"""Render docs/gallery.png (contents x styles) and docs/reference.png (reference | painterly).
+"""Render docs/gallery.jpg (contents x styles) and docs/reference.jpg (reference | painterly).
 
     python scripts/gallery.py --images ../shared/images --reference ../shared/reference/neural-style \
         [--styles starry_night_van_gogh,the_scream_munch,...] [--size 384] [--quality normal]
 
-A development tool: it reads the shared image folders it is pointed at and writes two PNGs.
+A development tool: it reads the shared image folders it is pointed at and writes two JPEGs.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def main() -> int:
     rows = [[read_image(c)] + [paint(c, s) for s in styles] for c in contents]
     sheet = grid(rows, [c.stem for c in contents], ["photo"] + [s.stem for s in styles], args.size // 2)
     args.out.mkdir(parents=True, exist_ok=True)
-    sheet.save(args.out / "gallery.png", optimize=True)
+    sheet.save(args.out / "gallery.jpg", quality=88)  # a PNG of paintings is ~2 MB
 
     if args.reference:
         pairs = [(stem, c, s) for stem, (c, s) in REFERENCE_PAIRS.items() if (args.reference / f"{stem}.png").exists()]
@@ -86,7 +86,7 @@ def main() -> int:
             for stem, c, s in pairs
         ]
         side = grid(rows, [p[0] for p in pairs], ["neural-style (VGG-19, GPU)", "painterly (default, CPU)"], args.size)
-        side.save(args.out / "reference.png", optimize=True)
+        side.save(args.out / "reference.jpg", quality=88)
     return 0
 
 
