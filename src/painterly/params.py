@@ -50,7 +50,7 @@ class StyleParams:
     optimizer: str = option("lbfgs", "lbfgs (best quality per step) or adam", choices=("lbfgs", "adam"))
     learning_rate: float | None = option(None, "step size; default 1.0 for lbfgs, 0.02 for adam", minimum=0.0)
     content_weight: float = option(1.0, "weight of the content loss", minimum=0.0)
-    style_weight: float = option(15.0, "weight of the style loss", minimum=0.0)
+    style_weight: float = option(10.0, "weight of the style loss", minimum=0.0)
     tv_weight: float = option(2.0, "weight of the total-variation smoothness term", minimum=0.0)
     color_weight: float = option(10.0, "weight of matching the style's palette (mean and covariance of its colours)", minimum=0.0)
     strength: float = option(1.0, "how much style: 0 keeps the photo, 1 is the full style", minimum=0.0, maximum=1.0)
