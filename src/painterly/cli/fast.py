@@ -145,15 +145,13 @@ def _register_apply(commands) -> None:
 
 
 def run_apply(args: argparse.Namespace) -> int:
-    from ..errors import PainterlyError
+    from ..errors import PainterlyError, ParameterError
     from ..fast.apply import FastStylizer
     from ..fast.folders import plan_jobs
     from ..fast.library import find_style
     from ..fast.video import TemporalSmoother
 
     if args.size and args.size < 32:
-        from ..errors import ParameterError
-
         raise ParameterError(f"size: {args.size} is below the minimum 32")
     TemporalSmoother(args.smoothing)  # checks the value before any file is touched
     style = find_style(args.model)

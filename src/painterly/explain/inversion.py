@@ -129,14 +129,7 @@ def content_objective(net: Backbone, target: Tensor, layers: Sequence[str], tv_w
     layers = list(layers)
     with torch.no_grad():
         loss = losses.ContentLoss(net(target, layers), dict.fromkeys(layers, 1.0))
-
-    def objective(image: Tensor):
-        terms = {"content": loss(net(image, layers))}
-        if tv_weight:
-            terms["tv"] = tv_weight * losses.tv_loss(image)
-        return sum(terms.values()), terms
-
-    return objective
+    return _feature_objective(net, layers, "content", loss, tv_weight)
 
 
 def style_objective(net: Backbone, target: Tensor, layers: Sequence[str], tv_weight: float = 0.0):
@@ -145,9 +138,14 @@ def style_objective(net: Backbone, target: Tensor, layers: Sequence[str], tv_wei
     with torch.no_grad():
         grams = {n: losses.gram_matrix(f) for n, f in net(target, layers).items()}
     loss = losses.StyleLoss(grams, dict.fromkeys(layers, 1.0))
+    return _feature_objective(net, layers, "style", loss, tv_weight)
+
+
+def _feature_objective(net: Backbone, layers: list[str], name: str, loss, tv_weight: float):
+    """image -> (total, terms): ``loss`` of the features at ``layers``, plus the optional TV prior."""
 
     def objective(image: Tensor):
-        terms = {"style": loss(net(image, layers))}
+        terms = {name: loss(net(image, layers))}
         if tv_weight:
             terms["tv"] = tv_weight * losses.tv_loss(image)
         return sum(terms.values()), terms

@@ -18,7 +18,7 @@ from torch import Tensor
 from .. import losses
 from ..backbones import create_backbone
 from ..devices import resolve_device
-from ..errors import ParameterError
+from ..errors import ImageError, ParameterError
 from ..io import load_image, resize_long_side
 from ..params import layers_or_default
 from .model_file import FastStyle
@@ -200,8 +200,6 @@ def _fit_for_crops(photo: Tensor, long_side: int, crop: int) -> Tensor:
 
 def load_photos(paths: Sequence[str]) -> tuple[list[Tensor], list[tuple[str, str]]]:
     """Readable photos, and (path, reason) for each file that could not be read."""
-    from ..errors import ImageError
-
     photos, skipped = [], []
     for path in paths:
         try:
