@@ -240,3 +240,24 @@ def test_vgg_without_cache_or_network_says_how_to_get_the_file(hub_dir):
     assert "https://download.pytorch.org/models/vgg16-397923af.pth" in message
     assert "--model efficientnet-lite0" in message
     assert not os.path.exists(hub_dir / "vgg16-397923af.pth")
+
+
+def test_gradients_through_batch_norm_are_right_whatever_the_loss_sends_back():
+    # The same function written two ways: `(f * 1) @ f.T` sends a non-contiguous gradient back
+    # into the network, which PyTorch's CPU batch norm mishandles (see backbones/base.py). Both
+    # must give the input gradient that finite differences give.
+    net = create_backbone("efficientnet-lite0").double()
+    x = torch.rand(1, 3, 42, 64, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    step = 1e-7 * torch.randn(x.shape, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+
+    def loss(image, scaled):
+        flat = net(image, ["stem"])["stem"].flatten(2)
+        left = flat * 1.0 if scaled else flat
+        return (left @ flat.transpose(1, 2)).pow(2).sum()
+
+    with torch.no_grad():
+        finite = (loss(x + step, False) - loss(x - step, False)).item() / 2
+    for scaled in (False, True):
+        image = x.clone().requires_grad_(True)
+        (grad,) = torch.autograd.grad(loss(image, scaled), image)
+        assert (grad * step).sum().item() == pytest.approx(finite, rel=1e-3)

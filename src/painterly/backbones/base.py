@@ -92,6 +92,17 @@ def module_field(field: Field, module: nn.Module) -> Field:
     )
 
 
+def _contiguous(grad: Tensor) -> Tensor:
+    """Hand the layers below a tap a contiguous gradient.
+
+    Works around a PyTorch CPU bug (seen in 2.13): eval-mode batch norm computes a wrong input
+    gradient when the gradient of its output is not contiguous, which is what a loss like
+    ``(f * w) @ f.transpose(1, 2)`` sends back (the masked Gram matrix did; the gradient even
+    changed sign). tests/test_backbones.py checks the gradient against finite differences.
+    """
+    return grad.contiguous()
+
+
 class Backbone(nn.Module):
     """A frozen ImageNet network whose intermediate activations ("taps") can be read by name.
 
@@ -153,6 +164,8 @@ class Backbone(nn.Module):
         if wanted:
             for name, activation in self._taps((image - self.mean) / self.std):
                 if name in wanted:
+                    if activation.requires_grad:
+                        activation.register_hook(_contiguous)
                     found[name] = activation
                 if len(found) == len(wanted):
                     break  # early exit: deeper modules never run
