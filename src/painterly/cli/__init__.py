@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
+from ..allocator import tune_malloc
 from ..errors import PainterlyError
 from . import explain, fast, models, serve, stylize
 
@@ -25,6 +26,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "handler", None):
         parser.print_help()
         return EXIT_USAGE
+    tune_malloc()
     try:
         return args.handler(args)
     except PainterlyError as err:
