@@ -77,6 +77,29 @@ def test_unknown_optimizer(target):
         optimize_image(quadratic(target), target, iterations=1, optimizer="sgd")
 
 
+def test_iterate_average_is_the_bias_corrected_moving_average_of_the_iterates(target):
+    init = torch.full_like(target, 0.5)
+    iterates = []
+    run = dict(iterations=6, optimizer="adam", lr=0.1)
+    plain = optimize_image(quadratic(target), init, callbacks=[lambda e: iterates.append(e.image())], **run)
+    averaged = optimize_image(quadratic(target), init, average=0.5, **run)
+    # By hand: weights 0.5^(6-k) for the iterate after step k, normalised to sum to 1.
+    weights = [0.5 ** (6 - k) for k in range(1, 7)]
+    expected = sum(w * x for w, x in zip(weights, iterates)) / sum(weights)
+    assert torch.allclose(averaged.image, expected, atol=1e-6)
+    assert not torch.allclose(averaged.image, plain.image, atol=1e-3)
+    assert averaged.loss == pytest.approx(quadratic(target)(averaged.image)[0].item(), rel=1e-5)
+    # Averaging does not change the path the optimizer takes, only what is returned.
+    assert averaged.history == plain.history
+
+
+def test_events_show_the_average_when_averaging(target):
+    seen = []
+    result = optimize_image(quadratic(target), torch.zeros_like(target), iterations=3, average=0.9,
+                            callbacks=[lambda e: seen.append(e.image())])
+    assert torch.allclose(seen[-1], result.image)
+
+
 def _event(step, loss, level=0, levels=1):
     return StepEvent(step=step, total=100, loss=loss, terms={}, elapsed=0.0, size=(1, 1), level=level, levels=levels)
 

@@ -89,3 +89,82 @@ def test_masked_gram_of_a_hard_mask_is_the_gram_of_the_region():
     assert torch.allclose(losses.masked_gram_matrix(feats, mask), losses.gram_matrix(feats[..., :3]), atol=1e-6)
     # A uniform soft mask weighs every position alike: the plain Gram matrix.
     assert torch.allclose(losses.masked_gram_matrix(feats, torch.full((1, 1, 6, 8), 0.3)), losses.gram_matrix(feats), atol=1e-6)
+
+
+def test_augmented_gram_holds_the_gram_and_the_means():
+    feats = torch.tensor([[1.0, 2.0], [3.0, 4.0]]).reshape(1, 2, 1, 2)
+    aug = losses.augmented_gram_matrix(feats)[0]
+    assert aug.shape == (3, 3)
+    assert torch.allclose(aug[:2, :2], losses.gram_matrix(feats)[0])
+    assert torch.allclose(aug[:2, 2], torch.tensor([1.5, 3.5]))  # channel means
+    assert torch.allclose(aug[2, :2], torch.tensor([1.5, 3.5])) and aug[2, 2] == 1.0
+    # With a hard mask it describes the selected positions only.
+    mask = torch.tensor([1.0, 0.0]).reshape(1, 1, 1, 2)
+    assert torch.allclose(losses.augmented_gram_matrix(feats, mask)[0, :2, 2], torch.tensor([1.0, 3.0]))
+
+
+def test_moments_loss_by_hand():
+    # Channel 0 over 4 positions: values 1, 1, 3, 3 -> mean 2, variance 1.
+    feats = torch.tensor([1.0, 1.0, 3.0, 3.0]).reshape(1, 1, 2, 2)
+    target = losses.augmented_gram_matrix(feats)
+    assert losses.moments_loss(target, target).item() == 0.0
+    # Shifting every value by +2 changes the mean (2 -> 4) but not the variance: only the mean
+    # term counts, (4 - 2)^2 / 2^2 = 1. The Gram loss would also see a changed second moment.
+    shifted = losses.augmented_gram_matrix(feats + 2)
+    assert losses.moments_loss(shifted, target).item() == pytest.approx(1.0, rel=1e-5)
+    # Doubling the spread around the mean (variance 1 -> 4) leaves the mean: (4 - 1)^2 / 1^2 = 9.
+    spread = losses.augmented_gram_matrix(2 * (feats - 2) + 2)
+    assert losses.moments_loss(spread, target).item() == pytest.approx(9.0, rel=1e-5)
+
+
+def test_style_statistic_and_distance_agree_with_the_plain_functions():
+    feats = torch.randn(1, 4, 5, 6, generator=torch.Generator().manual_seed(2))
+    other = torch.randn(1, 4, 5, 6, generator=torch.Generator().manual_seed(3))
+    gram_target = losses.style_statistic(other, "gram")
+    assert torch.equal(gram_target, losses.gram_matrix(other))
+    gram = losses.style_distance(losses.style_statistic(feats, "gram"), gram_target, "gram")
+    assert gram.item() == pytest.approx(losses.style_loss(feats, gram_target).item(), rel=1e-6)
+    moments = losses.style_distance(losses.style_statistic(feats), gram_target)
+    assert moments.item() == pytest.approx(gram.item(), rel=1e-6)  # "gram" is the default
+    with pytest.raises(ValueError, match="unknown style statistic 'hist'"):
+        losses.style_statistic(feats, "hist")
+    module = losses.StyleLoss({"a": losses.style_statistic(other, "moments")}, {"a": 1.0}, statistic="moments")
+    expected = losses.moments_loss(losses.augmented_gram_matrix(feats), losses.augmented_gram_matrix(other))
+    assert module({"a": feats}).item() == pytest.approx(expected.item(), rel=1e-6)
+
+
+def test_softmax_smoothing_keeps_order_and_mean_and_ignores_offsets():
+    feats = torch.randn(2, 3, 4, 5, generator=torch.Generator().manual_seed(4)) * 3
+    smooth = losses.softmax_smoothing(feats)
+    assert smooth.shape == feats.shape and (smooth > 0).all()
+    # Mean 1 per image, whatever the size: targets from a style of another size still fit.
+    assert torch.allclose(smooth.mean(dim=(1, 2, 3)), torch.ones(2))
+    # A softmax: adding a constant changes nothing; the order of the activations is kept.
+    assert torch.allclose(losses.softmax_smoothing(feats + 5.0), smooth, atol=1e-6)
+    assert torch.equal(smooth[0].flatten().argsort(), feats[0].flatten().argsort())
+    # By hand: activations 0 and log 3 -> softmax 1/4, 3/4 -> times 2 -> 0.5, 1.5.
+    two = torch.tensor([0.0, float(torch.log(torch.tensor(3.0)))]).reshape(1, 1, 1, 2)
+    assert torch.allclose(losses.softmax_smoothing(two).flatten(), torch.tensor([0.5, 1.5]))
+    assert torch.equal(losses.smooth(feats, "none"), feats)
+
+
+def test_chroma_tv_sees_colour_edges_not_brightness_edges():
+    grey_edge = torch.zeros(1, 3, 4, 4)
+    grey_edge[..., 2:] = 0.8  # a black | light-grey edge: a stroke of pure brightness
+    assert losses.tv_loss(grey_edge).item() > 0
+    assert losses.chroma_tv_loss(grey_edge).item() == pytest.approx(0.0, abs=1e-10)
+    red_green = torch.zeros(1, 3, 4, 4)
+    red_green[:, 0, :, :2] = 1.0
+    red_green[:, 1, :, 2:] = 1.0
+    # One column boundary of 4 in 3 column pairs -> the horizontal mean is 1/3 of the squared
+    # jump in I and Q between red (0.5959, 0.2115) and green (-0.2746, -0.5227); no vertical change.
+    jump = (0.5959 + 0.2746) ** 2 + (0.2115 + 0.5227) ** 2
+    assert losses.chroma_tv_loss(red_green).item() == pytest.approx(jump / 3 / 2, rel=1e-4)
+
+
+def test_smoothness_loss_is_the_weighted_sum_of_both_tv_terms():
+    image = torch.rand(1, 3, 9, 7, generator=torch.Generator().manual_seed(5))
+    for tv_weight, chroma_weight in [(2.0, 300.0), (0.0, 5.0), (1.5, 0.0)]:
+        expected = tv_weight * losses.tv_loss(image) + chroma_weight * losses.chroma_tv_loss(image)
+        got = losses.smoothness_loss(image, tv_weight, chroma_weight)
+        assert got.item() == pytest.approx(expected.item(), rel=1e-5)

@@ -11,7 +11,7 @@ from imagegen import stripes
 
 # Tiny runs with fixed weights and taps, so the assertions don't move when the defaults are tuned.
 TINY = dict(
-    size=64, iterations=8, pyramid_start=0, device="cpu", style_weight=10.0,
+    size=64, iterations=8, pyramid_start=0, device="cpu", style_weight=10.0, chroma_tv_weight=0.0,
     style_layers="stem,b1.dw,b3.dw,b5.dw,b8.dw,b11.dw,b14.dw",
 )
 
@@ -184,3 +184,50 @@ def test_large_levels_are_refined_in_tiles_and_callbacks_see_the_whole_picture(b
     # reporting, and able to show, the whole picture.
     assert len(events) == 18 and events[-1].total == 18
     assert all(e.size == (106, 160) for e in events) and events[4].image().shape[-2:] == (106, 160)
+
+
+@pytest.mark.parametrize("statistic", ["gram", "moments"])
+def test_a_mask_that_covers_everything_is_the_same_as_no_mask(backbone, cat, statistic):
+    params = StyleParams(**TINY, style_statistic=statistic)
+    plain = stylize(cat, stripes(), params, backbone=backbone)
+    masked = stylize(cat, stripes(), params, backbone=backbone, masks=[torch.ones(1, 3, 42, 64)])
+    assert _distance(plain.image, masked.image) < 2e-3
+    assert plain.history[0] == pytest.approx(masked.history[0], rel=1e-4)
+
+
+def test_moments_matching_moves_the_picture_toward_the_style(backbone, cat):
+    result = stylize(cat, stripes(), StyleParams(**{**TINY, "iterations": 15}, style_statistic="moments"), backbone=backbone)
+    gram = stylize(cat, stripes(), StyleParams(**{**TINY, "iterations": 15}), backbone=backbone)
+    assert result.history[-1] < 0.7 * result.history[0]
+    assert _distance(result.image, gram.image) > 1e-3  # a different objective, a different picture
+
+
+def test_chroma_smoothing_removes_colour_noise_but_keeps_brightness_detail(backbone, cat):
+    from painterly import losses
+    from painterly.colors import rgb_to_yiq
+
+    plain = stylize(cat, stripes(), StyleParams(**TINY), backbone=backbone).image
+    smooth = stylize(cat, stripes(), StyleParams(**{**TINY, "chroma_tv_weight": 1000.0}), backbone=backbone).image
+    assert losses.chroma_tv_loss(smooth) < 0.5 * losses.chroma_tv_loss(plain)
+    luminance_tv = lambda im: losses.tv_loss(rgb_to_yiq(im)[:, :1]).item()  # noqa: E731
+    assert luminance_tv(smooth) > 0.5 * luminance_tv(plain)
+
+
+def test_activation_smoothing_changes_the_targets_and_still_lowers_the_loss(backbone, cat):
+    params = StyleParams(**{**TINY, "iterations": 15}, activation_smoothing="softmax")
+    smoothed = stylize(cat, stripes(), params, backbone=backbone)
+    plain = stylize(cat, stripes(), params.replace(activation_smoothing="none"), backbone=backbone)
+    assert smoothed.history[-1] < 0.8 * smoothed.history[0]
+    assert smoothed.history[0] != pytest.approx(plain.history[0], rel=1e-3)
+
+
+def test_iterate_averaging_is_used_on_every_level(backbone, cat):
+    params = StyleParams(**{**TINY, "size": 128, "pyramid_start": 64}, average=0.8)
+    shown = []
+    result = stylize(cat, stripes(), params, backbone=backbone, callbacks=[lambda e: shown.append(e.image())])
+    plain = stylize(cat, stripes(), params.replace(average=0.0), backbone=backbone)
+    assert len(result.history) == 3 * TINY["iterations"]  # levels of 64, 91 and 128 px
+    assert result.history[:8] == plain.history[:8]  # the same path through the first level...
+    assert result.history[8:] != plain.history[8:]  # ...which hands its average to the next
+    assert torch.allclose(result.image, shown[-1], atol=1e-6)
+    assert not torch.allclose(result.image, plain.image, atol=1e-3)

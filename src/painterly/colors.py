@@ -13,7 +13,7 @@ __all__ = ["match_histogram", "rgb_to_yiq", "transfer_luminance", "yiq_to_rgb"]
 
 # FCC NTSC YIQ (the colour space of Gatys et al. 2016). The inverse is computed, not rounded
 # from a table, so that RGB -> YIQ -> RGB is exact to float precision.
-_RGB_TO_YIQ = torch.tensor(
+RGB_TO_YIQ = torch.tensor(
     [
         [0.299, 0.587, 0.114],
         [0.5959, -0.2746, -0.3213],
@@ -21,12 +21,12 @@ _RGB_TO_YIQ = torch.tensor(
     ],
     dtype=torch.float64,
 )
-_YIQ_TO_RGB = torch.linalg.inv(_RGB_TO_YIQ)
+_YIQ_TO_RGB = torch.linalg.inv(RGB_TO_YIQ)
 
 
 def rgb_to_yiq(t: torch.Tensor) -> torch.Tensor:
     """RGB -> YIQ (Y is luminance in [0, 1]; I and Q are signed chroma)."""
-    return _apply_matrix(_RGB_TO_YIQ, _check_image(t, "t"))
+    return _apply_matrix(RGB_TO_YIQ, _check_image(t, "t"))
 
 
 def yiq_to_rgb(t: torch.Tensor) -> torch.Tensor:

@@ -85,11 +85,16 @@ def optimize_image(
     callbacks: Iterable[Callback] = (),
     clock: RunClock | None = None,
     value_range: tuple[float, float] | None = (0.0, 1.0),
+    average: float = 0.0,
 ) -> OptimizeResult:
     """Minimise ``objective`` over the pixels of a copy of ``init`` for ``iterations`` steps.
 
     The caller's tensor is never modified. Pixels are clamped to ``value_range`` after each step
     (projected gradient descent), so L-BFGS and Adam both stay in the displayable range.
+
+    ``average`` > 0 keeps an exponential moving average of the iterates with that decay (Polyak
+    averaging) and returns it instead of the best iterate: it cancels pixel values that
+    oscillate from step to step, which the loss of a single iterate does not see.
     """
     callbacks = list(callbacks)
     clock = clock or RunClock(total=iterations)
@@ -97,6 +102,7 @@ def optimize_image(
     opt = make_optimizer(optimizer, [image], lr)
     best: dict[str, object] = {"loss": float("inf"), "image": image.detach().clone(), "terms": {}}
     history: list[float] = []
+    mean = IterateAverage(average, image) if average > 0 else None
 
     def closure() -> Tensor:
         opt.zero_grad(set_to_none=True)
@@ -118,6 +124,8 @@ def optimize_image(
             if value_range is not None:
                 with torch.no_grad():
                     image.clamp_(*value_range)
+            if mean is not None:
+                mean.update(image)
             steps += 1
             clock.step += 1
             history.append(best["last"])  # type: ignore[arg-type]
@@ -130,13 +138,17 @@ def optimize_image(
                 size=(image.shape[-2], image.shape[-1]),
                 level=clock.level,
                 levels=clock.levels,
-                _image=lambda: image.detach().clone(),
+                _image=lambda: mean.value() if mean is not None else image.detach().clone(),
             )
             if any([bool(cb(event)) for cb in callbacks]):
                 stopped = "callback"
                 break
     except KeyboardInterrupt:
         stopped = "interrupted"
+    if mean is not None and steps:
+        with torch.no_grad():
+            averaged = mean.value()
+            return OptimizeResult(averaged, float(objective(averaged)[0]), steps, stopped, history)
     if stopped != "interrupted":
         # Score the final iterate too: the last step's move has not been evaluated yet.
         with torch.no_grad():
@@ -150,3 +162,24 @@ def optimize_image(
         stopped=stopped,
         history=history,
     )
+
+
+class IterateAverage:
+    """Bias-corrected exponential moving average of the iterates (as Adam corrects its moments).
+
+    Without the correction the average would lean towards the first iterate for ~1/(1-decay)
+    steps; with it, after one step it equals that step's iterate.
+    """
+
+    def __init__(self, decay: float, like: Tensor) -> None:
+        self.decay = decay
+        self.sum = torch.zeros_like(like, requires_grad=False)
+        self.weight = 0.0
+
+    def update(self, image: Tensor) -> None:
+        with torch.no_grad():
+            self.sum.mul_(self.decay).add_(image.detach(), alpha=1 - self.decay)
+        self.weight = self.decay * self.weight + (1 - self.decay)
+
+    def value(self) -> Tensor:
+        return (self.sum / self.weight).detach()

@@ -19,6 +19,8 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import Tensor, nn
 
+from .colors import RGB_TO_YIQ
+
 _EPS = 1e-8
 
 
@@ -42,6 +44,47 @@ def masked_gram_matrix(features: Tensor, mask: Tensor) -> Tensor:
     return (flat * weights) @ flat.transpose(1, 2) / weights.sum(-1, keepdim=True).clamp_min(_EPS)
 
 
+def augmented_gram_matrix(features: Tensor, mask: Tensor | None = None) -> Tensor:
+    """(B, C, H, W) -> (B, C+1, C+1): the Gram matrix of the features with a constant channel added.
+
+    One tensor holds both statistics a style can be matched on: the top-left C x C block is the
+    (uncentred) Gram matrix, the last column the mean activation of each channel. Means of such
+    matrices over tiles or over blended styles stay consistent, which plain (mean, covariance)
+    pairs would not.
+    """
+    ones = torch.ones_like(features[:, :1])
+    augmented = torch.cat([features, ones], dim=1)
+    return gram_matrix(augmented) if mask is None else masked_gram_matrix(augmented, mask)
+
+
+def moments_loss(augmented: Tensor, target: Tensor) -> Tensor:
+    """Mean and covariance matching from two augmented Gram matrices (relative errors, summed).
+
+    Gatys et al. match uncentred second moments; matching the mean and the covariance separately
+    (as in Li et al. 2017, "Demystifying Neural Style Transfer") keeps a dominant mean from
+    drowning the correlations that carry the texture.
+    """
+    c = augmented.shape[-1] - 1
+    mean, target_mean = augmented[:, :c, c], target[:, :c, c]
+    covariance = augmented[:, :c, :c] - mean.unsqueeze(2) * mean.unsqueeze(1)
+    target_covariance = target[:, :c, :c] - target_mean.unsqueeze(2) * target_mean.unsqueeze(1)
+    return relative_squared_error(mean, target_mean) + relative_squared_error(covariance, target_covariance)
+
+
+def softmax_smoothing(features: Tensor) -> Tensor:
+    """Softmax over all activations of a layer, times their number (so the mean stays 1).
+
+    The activation smoothing of Wang et al. 2021 ("Rethinking and Improving the Robustness of
+    Image Style Transfer"): networks with residual connections have peaky, low-entropy
+    activations whose Gram matrices are dominated by a few positions; the softmax raises their
+    entropy. Departure from the paper: the factor C*H*W makes the result independent of the
+    image size, so style targets measured at one size fit an image of another.
+    """
+    b = features.shape[0]
+    flat = features.reshape(b, -1)
+    return (torch.softmax(flat, dim=1) * flat.shape[1]).reshape(features.shape)
+
+
 def relative_squared_error(value: Tensor, target: Tensor) -> Tensor:
     """||value - target||^2 / ||target||^2, summed over all but the batch dim, averaged over B."""
     dims = tuple(range(1, target.dim()))
@@ -59,11 +102,62 @@ def style_loss(features: Tensor, target_gram: Tensor) -> Tensor:
     return relative_squared_error(gram_matrix(features), target_gram)
 
 
+STATISTICS = ("gram", "moments")
+
+
+def style_statistic(features: Tensor, statistic: str = "gram", mask: Tensor | None = None) -> Tensor:
+    """What a style target holds for one layer: the Gram matrix, or for "moments" the augmented
+    Gram matrix (mean and second moments), optionally over the positions a mask selects."""
+    if statistic == "gram":
+        return gram_matrix(features) if mask is None else masked_gram_matrix(features, mask)
+    if statistic == "moments":
+        return augmented_gram_matrix(features, mask)
+    raise ValueError(f"unknown style statistic {statistic!r}; valid: {', '.join(STATISTICS)}")
+
+
+def style_distance(value: Tensor, target: Tensor, statistic: str = "gram") -> Tensor:
+    """Distance between two statistics made by :func:`style_statistic` with the same ``statistic``."""
+    return relative_squared_error(value, target) if statistic == "gram" else moments_loss(value, target)
+
+
+def smooth(features: Tensor, smoothing: str) -> Tensor:
+    """Apply the named activation smoothing ("none" or "softmax")."""
+    return softmax_smoothing(features) if smoothing == "softmax" else features
+
+
 def tv_loss(image: Tensor) -> Tensor:
     """Total variation: mean squared difference of horizontally and vertically adjacent pixels."""
     dx = image[..., :, 1:] - image[..., :, :-1]
     dy = image[..., 1:, :] - image[..., :-1, :]
     return dx.pow(2).mean() + dy.pow(2).mean()
+
+
+def chroma_tv_loss(image: Tensor) -> Tensor:
+    """Total variation of the colour (YIQ chroma) channels only, brightness left out.
+
+    The speckle that style transfer leaves is mostly colour (red, green and pink pixels), while
+    brush strokes are mostly changes of brightness: smoothing the chroma removes the first
+    without blurring the second.
+    """
+    weights = RGB_TO_YIQ[1:].to(image.device, image.dtype)  # the I and Q rows
+    return tv_loss(torch.einsum("ij,bjhw->bihw", weights, image))
+
+
+def smoothness_loss(image: Tensor, tv_weight: float, chroma_weight: float) -> Tensor:
+    """``tv_weight * tv_loss(image) + chroma_weight * chroma_tv_loss(image)`` in one pass.
+
+    Both terms are quadratic forms of the same pixel differences d: tv is d'd / 3 and chroma is
+    d'M'Md / 2 per position (M: the I and Q rows), averaged. Their weighted sum is d'Qd, which is
+    the plain TV of the image mapped by R = sqrt(3 Q): one colour transform and one TV instead of
+    two TVs, which matters in a loop whose overhead over the network is counted in milliseconds.
+    """
+    if not chroma_weight:
+        return tv_weight * tv_loss(image)
+    chroma = RGB_TO_YIQ[1:]
+    q = tv_weight / 3 * torch.eye(3, dtype=torch.float64) + chroma_weight / 2 * chroma.T @ chroma
+    values, vectors = torch.linalg.eigh(3 * q)
+    root = (vectors @ torch.diag(values.clamp_min(0).sqrt()) @ vectors.T).to(image.device, image.dtype)
+    return tv_loss(torch.einsum("ij,bjhw->bihw", root, image))
 
 
 def color_gram(image: Tensor) -> Tensor:
@@ -107,16 +201,20 @@ class ContentLoss(nn.Module):
 
 
 class StyleLoss(nn.Module):
-    """Holds style Gram targets (one per layer, as buffers) and scores features against them."""
+    """Holds style targets (one statistic per layer, as buffers) and scores features against them."""
 
-    def __init__(self, target_grams: Mapping[str, Tensor], layer_weights: Mapping[str, float]):
+    def __init__(self, targets: Mapping[str, Tensor], layer_weights: Mapping[str, float], statistic: str = "gram"):
         super().__init__()
         self.layer_weights = dict(layer_weights)
-        for name, gram in target_grams.items():
-            self.register_buffer(_buffer_name(name), gram.detach().clone())
+        self.statistic = statistic
+        for name, target in targets.items():
+            self.register_buffer(_buffer_name(name), target.detach().clone())
 
     def forward(self, features: Mapping[str, Tensor]) -> Tensor:
-        terms = {n: style_loss(features[n], self.get_buffer(_buffer_name(n))) for n in self.layer_weights}
+        terms = {
+            n: style_distance(style_statistic(features[n], self.statistic), self.get_buffer(_buffer_name(n)), self.statistic)
+            for n in self.layer_weights
+        }
         return weighted_mean(terms, self.layer_weights)
 
 

@@ -16,6 +16,8 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 INITS = ("content", "noise", "mixed")
 POOLINGS = ("max", "avg")
 PRESERVE_COLORS = ("none", "luminance", "histogram")
+STYLE_STATISTICS = ("gram", "moments")
+SMOOTHINGS = ("none", "softmax")
 # Steps per pyramid level for each --quality preset; levels cost 1/2 as much per step as the next.
 QUALITY_STEPS = {"draft": 25, "normal": 100, "high": 250}
 
@@ -53,6 +55,20 @@ class StyleParams:
     style_weight: float = option(10.0, "weight of the style loss", minimum=0.0)
     tv_weight: float = option(2.0, "weight of the total-variation smoothness term", minimum=0.0)
     color_weight: float = option(10.0, "weight of matching the style's palette (mean and covariance of its colours)", minimum=0.0)
+    chroma_tv_weight: float = option(
+        300.0, "extra smoothness on colour only (not brightness): removes colour speckle, keeps strokes", minimum=0.0
+    )
+    style_statistic: str = option(
+        "gram", "what is matched per style layer: gram (Gatys et al.) or moments (mean and covariance)",
+        choices=STYLE_STATISTICS,
+    )
+    activation_smoothing: str = option(
+        "none", "softmax over each style layer's activations before its statistics (Wang et al. 2021); for ReLU taps",
+        choices=SMOOTHINGS,
+    )
+    average: float = option(
+        0.0, "decay of a running average of the pixels over the steps (e.g. 0.9); 0: off", minimum=0.0, maximum=0.999
+    )
     strength: float = option(1.0, "how much style: 0 keeps the photo, 1 is the full style", minimum=0.0, maximum=1.0)
     preserve_colors: str = option(
         "none", "keep the photo's colours: luminance (style changes brightness only) or histogram "

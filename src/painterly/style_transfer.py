@@ -92,23 +92,30 @@ def stylize(
     history: list[float] = []
     for level, size in enumerate(sizes):
         content_img = resize_long_side(content_src, size).to(device)
+        hw = tuple(content_img.shape[-2:])
         style_imgs = [resize_long_side(s, _style_size(params, size)).to(device) for s in style_srcs]
-        level_masks = None if mask_srcs is None else [resize_to(m, tuple(content_img.shape[-2:])).to(device) for m in mask_srcs]
-        grams, colors = _style_statistics(net, style_imgs, style_layers, params.tile_size)
+        level_masks = None if mask_srcs is None else [resize_to(m, hw).to(device) for m in mask_srcs]
+        grams, colors = _style_statistics(net, style_imgs, params, style_layers)
         if image is None:
             init = _initial_image(params, content_img)
         else:
             # Coarse-to-fine: the previous level's result, upsampled, starts this level. The
             # optimizer state is restarted on purpose: L-BFGS curvature pairs don't survive resizing.
-            init = resize_to(image, tuple(content_img.shape[-2:]))
+            init = resize_to(image, hw)
         clock.level = level
         targets = _Targets(grams, colors, blend, content_layers, style_layers)
         if plan[level][0] == 1:
-            objective = _build_objective(net, content_img, targets, params, level_masks)
+            # Coarse levels are optimised with a margin that is cut off afterwards: there the
+            # image border is a large part of what the deep layers see, and the optimiser paints
+            # a multicoloured fringe along it that finer levels would inherit.
+            margin = _margin(size) if level < len(sizes) - 1 else 0
+            padded_masks = None if level_masks is None else [_pad(m, margin) for m in level_masks]
+            objective = _build_objective(net, _pad(content_img, margin), targets, params, padded_masks)
             result = optimize_image(
-                objective, init, iterations=params.steps_per_level, optimizer=params.optimizer,
-                lr=params.learning_rate, callbacks=callbacks, clock=clock,
+                objective, _pad(init, margin), iterations=params.steps_per_level, optimizer=params.optimizer,
+                lr=params.learning_rate, callbacks=_cropping(callbacks, margin), clock=clock, average=params.average,
             )
+            result.image = _crop_margin(result.image, margin)
         else:
             result = _refine_in_tiles(net, init, content_img, targets, params, level_masks, callbacks, clock)
         image, history = result.image, history + result.history
@@ -146,6 +153,34 @@ def pyramid_sizes(size: int, start: int, tile_size: int = 0, ratio: float = 2**0
     return sizes[::-1]
 
 
+def _margin(size: int) -> int:
+    """Width of the throw-away margin of a coarse level: 1/32 of its long side."""
+    return max(1, round(size / 32))
+
+
+def _pad(image: Tensor, margin: int) -> Tensor:
+    return F.pad(image, (margin,) * 4, mode="reflect") if margin else image
+
+
+def _crop_margin(image: Tensor, margin: int) -> Tensor:
+    return image[..., margin:-margin, margin:-margin] if margin else image
+
+
+def _cropping(callbacks: Iterable[Callback], margin: int) -> list[Callback]:
+    """Callbacks that see the picture without the margin: its size, and its pixels on request."""
+    callbacks = list(callbacks)
+    if not margin:
+        return callbacks
+
+    def cropped(event):
+        h, w = event.size
+        return dataclasses.replace(
+            event, size=(h - 2 * margin, w - 2 * margin), _image=lambda: _crop_margin(event.image(), margin)
+        )
+
+    return [lambda e, cb=cb: cb(cropped(e)) for cb in callbacks]
+
+
 def _style_size(params: StyleParams, size: int) -> int:
     return max(MIN_SIDE, round(size * params.style_scale))
 
@@ -154,18 +189,19 @@ def _style_size(params: StyleParams, size: int) -> int:
 class _Targets:
     """Style statistics of one level, shared by every tile of it."""
 
-    grams: list[dict[str, Tensor]]  # per style image: layer -> Gram matrix
+    grams: list[dict[str, Tensor]]  # per style image: layer -> style statistic (see losses.style_statistic)
     colors: list[Tensor]  # per style image: colour Gram
     blend: list[float]
     content_layers: dict[str, float]
     style_layers: dict[str, float]
 
 
-def _style_statistics(net, style_imgs, style_layers, tile: int):
-    """Gram targets per style; images larger than a tile are measured tile by tile.
+def _style_statistics(net, style_imgs, params: StyleParams, style_layers):
+    """Style targets per style; images larger than a tile are measured tile by tile.
 
-    The Gram matrix is a mean over positions, so the position-weighted mean of the tiles' Grams
-    is the Gram of the whole (up to the tiles' borders): memory stays bounded for 4096 px styles.
+    Every statistic is a mean over positions, so the position-weighted mean of the tiles'
+    statistics is that of the whole (up to the tiles' borders): memory stays bounded for 4096 px
+    styles.
     """
     grams, colors = [], []
     with torch.no_grad():
@@ -173,15 +209,27 @@ def _style_statistics(net, style_imgs, style_layers, tile: int):
             h, w = image.shape[-2:]
             sums: dict[str, Tensor] = {}
             weight_total = 0.0
-            for box in tiles.tile_boxes(h, w, tile, 0):
+            for box in tiles.tile_boxes(h, w, params.tile_size, 0):
                 part = tiles.crop(image, box)
                 weight = part.shape[-2] * part.shape[-1]
-                for n, f in net(part, list(style_layers)).items():
-                    sums[n] = sums.get(n, 0) + losses.gram_matrix(f) * weight
+                for n, f in _smoothed(net(part, list(style_layers)), params).items():
+                    sums[n] = sums.get(n, 0) + losses.style_statistic(f, params.style_statistic) * weight
                 weight_total += weight
             grams.append({n: g / weight_total for n, g in sums.items()})
             colors.append(losses.color_gram(image))
     return grams, colors
+
+
+def _smoothed(feats: dict[str, Tensor], params: StyleParams) -> dict[str, Tensor]:
+    """Style activations smoothed as ``params`` asks.
+
+    Only the style statistics are smoothed, not the content comparison as in Wang et al.: a
+    content tap like Lite0's ``b9.out`` is a linear bottleneck whose activations span +-40, and a
+    softmax over them is a single spike that says nothing about the picture.
+    """
+    if params.activation_smoothing == "none":
+        return feats
+    return {n: losses.smooth(f, params.activation_smoothing) for n, f in feats.items()}
 
 
 def _build_objective(net, content_img, targets: _Targets, params, masks=None):
@@ -192,20 +240,22 @@ def _build_objective(net, content_img, targets: _Targets, params, masks=None):
     content_loss = losses.ContentLoss(content_feats, content_layers)
     if masks is None:
         style_targets = {n: losses.blend_grams([g[n] for g in targets.grams], targets.blend) for n in style_layers}
-        style_term = losses.StyleLoss(style_targets, style_layers)
+        style_term = losses.StyleLoss(style_targets, style_layers, params.style_statistic)
         color_target = losses.blend_grams(targets.colors, targets.blend)
 
         def color_term(image: Tensor) -> Tensor:
             return losses.relative_squared_error(losses.color_gram(image), color_target)
     else:
-        style_term, color_term = _masked_terms(net, content_img, targets.grams, targets.colors, style_layers, masks)
+        style_term, color_term = _masked_terms(net, content_img, targets, params, masks)
 
     def objective(image: Tensor):
         feats = net(image, layers)
+        style_feats = _smoothed({n: feats[n] for n in style_layers}, params)
         terms = {
             "content": params.content_weight * content_loss(feats),
-            "style": params.effective_style_weight * style_term(feats),
-            "tv": params.tv_weight * params.strength * losses.tv_loss(image),
+            "style": params.effective_style_weight * style_term(style_feats),
+            # TV and colour-only TV in one pass; both follow the strength like the style does.
+            "tv": params.strength * losses.smoothness_loss(image, params.tv_weight, params.chroma_tv_weight),
             "color": params.color_weight * params.strength * color_term(image),
         }
         return sum(terms.values()), terms
@@ -254,7 +304,7 @@ def _refine_in_tiles(net, init, content_img, targets, params, masks, callbacks, 
         wrapped = [lambda e, cb=cb: cb(whole_picture(e)) for cb in callbacks]
         result = optimize_image(
             objective, tiles.crop(canvas, box), iterations=_tile_steps(params), optimizer=params.optimizer,
-            lr=params.learning_rate, callbacks=wrapped, clock=clock,
+            lr=params.learning_rate, callbacks=wrapped, clock=clock, average=params.average,
         )
         tiles.blend_into(canvas, result.image, box, tiles.feather(box, h, w, overlap))
         history += result.history
@@ -263,8 +313,9 @@ def _refine_in_tiles(net, init, content_img, targets, params, masks, callbacks, 
     return OptimizeResult(image=canvas, loss=result.loss, steps=len(history), stopped=result.stopped, history=history)
 
 
-def _masked_terms(net, content_img, grams_per_style, colors_per_style, style_layers, masks):
+def _masked_terms(net, content_img, targets: _Targets, params: StyleParams, masks):
     """Style and palette terms where style i only counts inside mask i, weighted by its area."""
+    style_layers, statistic = targets.style_layers, params.style_statistic
     with torch.no_grad():
         shapes = {n: f.shape[-2:] for n, f in net(content_img, list(style_layers)).items()}
     # Masks at each layer's resolution: area averaging keeps soft edges soft at coarse layers.
@@ -274,15 +325,15 @@ def _masked_terms(net, content_img, grams_per_style, colors_per_style, style_lay
 
     def style_term(feats) -> Tensor:
         total = 0.0
-        for grams, masks_i, area in zip(grams_per_style, at_layer, areas):
+        for grams, masks_i, area in zip(targets.grams, at_layer, areas):
             for n, w in style_layers.items():
-                gram = losses.masked_gram_matrix(feats[n], masks_i[n])
-                total = total + area * w / total_weight * losses.relative_squared_error(gram, grams[n])
+                value = losses.style_statistic(feats[n], statistic, masks_i[n])
+                total = total + area * w / total_weight * losses.style_distance(value, grams[n], statistic)
         return total
 
     def color_term(image: Tensor) -> Tensor:
         total = 0.0
-        for target, mask, area in zip(colors_per_style, masks, areas):
+        for target, mask, area in zip(targets.colors, masks, areas):
             pixels = torch.cat([image, torch.ones_like(image[:, :1])], dim=1)
             total = total + area * losses.relative_squared_error(losses.masked_gram_matrix(pixels, mask), target)
         return total

@@ -37,6 +37,10 @@ UI_HINTS: dict[str, dict[str, Any]] = {
     "model": {"label": "Backbone"},
     "pyramid_start": {"label": "Pyramid start (px)"},
     "tv_weight": {"label": "Smoothness (TV) weight"},
+    "chroma_tv_weight": {"label": "Colour smoothness weight"},
+    "style_statistic": {"label": "Style statistic"},
+    "activation_smoothing": {"label": "Activation smoothing"},
+    "average": {"label": "Iterate averaging (decay)"},
     "init": {"label": "Start from", "help": "start image: the photo (content), noise, or a mix of both"},
 }
 
