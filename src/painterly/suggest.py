@@ -8,9 +8,14 @@ from collections.abc import Iterable
 
 def did_you_mean(name: str, choices: Iterable[str], *, limit: int = 3) -> str:
     """Return ' (did you mean X?)' for the closest choices, or '' if none is close."""
-    close = difflib.get_close_matches(name, list(choices), n=limit, cutoff=0.5)
+    choices = list(choices)
+    close = difflib.get_close_matches(name, choices, n=limit, cutoff=0.5)
     if not close:
         return ""
+    # difflib breaks ties by reverse string order (lite2 before lite0): list equally close
+    # choices in the order they were given instead.
+    score = {c: difflib.SequenceMatcher(None, name, c).ratio() for c in close}
+    close.sort(key=lambda c: (-score[c], choices.index(c)))
     return " (did you mean " + " or ".join(repr(c) for c in close) + "?)"
 
 

