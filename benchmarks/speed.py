@@ -5,7 +5,9 @@ measured in alternating rounds, so a slow spell of the machine hits both):
 - seconds per step of painterly's loop (default backbone and settings),
 - seconds per bare forward+backward of the same backbone over the same layers (-> overhead ratio),
 - seconds per step of the same loop on VGG-19 (random weights: same cost, no download) (-> speedup),
-- wall time and peak RSS of a default `painterly stylize` run in a fresh process.
+- wall time and peak RSS of a default `painterly stylize` run in a fresh process. It runs first:
+  Linux counts a child's RSS from the fork on, so a child of this process after the loop
+  benchmarks (1+ GB) would report at least that much.
 
     python benchmarks/speed.py [--size 512] [--steps 20] [--rounds 3]
 """
@@ -13,23 +15,16 @@ measured in alternating rounds, so a slow spell of the machine hits both):
 from __future__ import annotations
 
 import argparse
-import resource
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
-from pathlib import Path
 
 import torch
 
 from painterly import StyleParams, create_backbone, load_image, stylize
 from painterly.allocator import tune_malloc
 from painterly.io import resize_long_side
+from presets import CONTENT, STYLE, run_stylize  # benchmarks/presets.py: one timed `painterly stylize`
 
-ROOT = Path(__file__).resolve().parents[1]
-CONTENT = ROOT / "examples" / "figures.jpg"
-STYLE = ROOT / "examples" / "starry_night.jpg"
 
 
 def loop_step_times(model: str, size: int, steps: int) -> list[float]:
@@ -66,19 +61,6 @@ def loop_and_bare(model: str, size: int, steps: int, rounds: int) -> tuple[float
     return statistics.median(loop), statistics.median(bare)
 
 
-def default_cli_run() -> tuple[float, float]:
-    """Wall seconds and peak RSS (GB) of `painterly stylize` with default settings in a new process."""
-    with tempfile.TemporaryDirectory() as tmp:
-        start = time.perf_counter()
-        subprocess.run(
-            [sys.executable, "-m", "painterly", "stylize", str(CONTENT), str(STYLE), "-o", f"{tmp}/out.png", "-q"],
-            check=True,
-        )
-        wall = time.perf_counter() - start
-    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return wall, peak_kb / 1e6
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", type=int, default=512)
@@ -89,12 +71,12 @@ def main() -> None:
     print(f"malloc tuned: {tuned}")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.size} px long side")
 
+    wall, rss = run_stylize(args.size, "normal", CONTENT, STYLE)
     loop, bare = loop_and_bare("efficientnet-lite0", args.size, args.steps, args.rounds)
     vgg = statistics.median(loop_step_times("vgg19", args.size, max(3, args.steps // 4)))
     print(f"painterly loop, efficientnet-lite0: {loop:.3f} s/step")
     print(f"bare forward+backward, lite0:      {bare:.3f} s/step  -> loop overhead x{loop / bare:.2f}")
     print(f"painterly loop, vgg19:             {vgg:.3f} s/step  -> default is x{vgg / loop:.1f} faster")
-    wall, rss = default_cli_run()
     print(f"default `painterly stylize`:       {wall:.1f} s wall, peak RSS {rss:.2f} GB")
 
 
