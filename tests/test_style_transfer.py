@@ -231,3 +231,15 @@ def test_iterate_averaging_is_used_on_every_level(backbone, cat):
     assert result.history[8:] != plain.history[8:]  # ...which hands its average to the next
     assert torch.allclose(result.image, shown[-1], atol=1e-6)
     assert not torch.allclose(result.image, plain.image, atol=1e-3)
+
+
+def test_coarse_levels_of_a_very_wide_picture_get_a_margin_they_can_reflect(backbone):
+    # 32:1: at the 1086 px level the short side is 34 px, and 1/32 of the long side would be 34
+    # too, wider than a reflection allows. Callbacks see the level's picture without the margin.
+    strip = torch.rand(1, 3, 48, 1536, generator=torch.Generator().manual_seed(0))
+    events = []
+    params = StyleParams(size=1536, iterations=1, pyramid_start=1024, tile_size=2048, device="cpu", chroma_tv_weight=0.0)
+    result = stylize(strip, stripes(), params, backbone=backbone, callbacks=[events.append])
+    assert [e.size for e in events] == [(34, 1086), (48, 1536)]
+    assert events[0].image().shape[-2:] == (34, 1086)
+    assert result.image.shape[-2:] == (48, 1536)

@@ -108,7 +108,7 @@ def stylize(
             # Coarse levels are optimised with a margin that is cut off afterwards: there the
             # image border is a large part of what the deep layers see, and the optimiser paints
             # a multicoloured fringe along it that finer levels would inherit.
-            margin = _margin(size) if level < len(sizes) - 1 else 0
+            margin = _margin(hw) if level < len(sizes) - 1 else 0
             padded_masks = None if level_masks is None else [_pad(m, margin) for m in level_masks]
             objective = _build_objective(net, _pad(content_img, margin), targets, params, padded_masks)
             result = optimize_image(
@@ -153,9 +153,10 @@ def pyramid_sizes(size: int, start: int, tile_size: int = 0, ratio: float = 2**0
     return sizes[::-1]
 
 
-def _margin(size: int) -> int:
-    """Width of the throw-away margin of a coarse level: 1/32 of its long side."""
-    return max(1, round(size / 32))
+def _margin(hw: tuple[int, int]) -> int:
+    """Width of the throw-away margin of a coarse level: 1/32 of its long side, at most a quarter
+    of its short side (a reflection must be narrower than what it reflects)."""
+    return max(1, min(round(max(hw) / 32), min(hw) // 4))
 
 
 def _pad(image: Tensor, margin: int) -> Tensor:
