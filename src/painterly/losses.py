@@ -160,15 +160,14 @@ def smoothness_loss(image: Tensor, tv_weight: float, chroma_weight: float) -> Te
     return tv_loss(torch.einsum("ij,bjhw->bihw", root, image))
 
 
-def color_gram(image: Tensor) -> Tensor:
-    """(B, 3, H, W) -> (B, 4, 4): Gram of the pixels with a constant channel appended.
+def color_gram(image: Tensor, mask: Tensor | None = None) -> Tensor:
+    """(B, 3, H, W) -> (B, 4, 4): the augmented Gram matrix of the pixels (optionally masked).
 
-    It holds the mean colour (the products with the constant channel) and the second moments of
-    the colours, so matching it matches the style's palette. Gatys et al. have no such term; it is
-    the pixel-level colour statistic of Risser et al. (2017), in its simplest (moment) form.
+    It holds the mean colour and the second moments of the colours, so matching it matches the
+    style's palette. Gatys et al. have no such term; it is the pixel-level colour statistic of
+    Risser et al. (2017), in its simplest (moment) form.
     """
-    ones = torch.ones_like(image[:, :1])
-    return gram_matrix(torch.cat([image, ones], dim=1))
+    return augmented_gram_matrix(image, mask)
 
 
 def blend_grams(grams: Sequence[Tensor], weights: Sequence[float]) -> Tensor:

@@ -335,8 +335,7 @@ def _masked_terms(net, content_img, targets: _Targets, params: StyleParams, mask
     def color_term(image: Tensor) -> Tensor:
         total = 0.0
         for target, mask, area in zip(targets.colors, masks, areas):
-            pixels = torch.cat([image, torch.ones_like(image[:, :1])], dim=1)
-            total = total + area * losses.relative_squared_error(losses.masked_gram_matrix(pixels, mask), target)
+            total = total + area * losses.relative_squared_error(losses.color_gram(image, mask), target)
         return total
 
     return style_term, color_term

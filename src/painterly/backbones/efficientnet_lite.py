@@ -70,7 +70,6 @@ VARIANTS = {
                                        (4, 5, 1, 6, 120), (5, 5, 2, 6, 208), (1, 3, 1, 6, 352)), _weights("2", "9656183e")),
     ]
 }
-WEIGHTS = VARIANTS["efficientnet-lite0"].weights
 _STEM_CHANNELS, _HEAD_CHANNELS, _CLASSES = 32, 1280, 1000
 
 

