@@ -2,6 +2,9 @@
 
 Each run is a fresh `painterly stylize` process, as a user would start it; the times include
 start-up and model loading. Optional larger sizes show how time and memory grow with the output.
+Each time is also given in units of one VGG-19 forward+backward at the same size (random weights:
+the same cost, no download), measured in the same run before and after the presets, so the ratio
+holds on a machine whose speed drifts.
 
     python benchmarks/presets.py                       # draft, normal, high at 512 px
     python benchmarks/presets.py --sizes 512 2048 4096 --presets draft
@@ -37,6 +40,29 @@ def run_stylize(size: int, preset: str, content: Path, style: Path) -> tuple[flo
     return wall, usage.ru_maxrss / 1e6
 
 
+VGG_STEP = """
+import statistics, sys, time
+from painterly import create_backbone, load_image
+from painterly.io import resize_long_side
+net = create_backbone("vgg19", load_weights=False)
+layers = list({**net.default_content_layers, **net.default_style_layers})
+image = resize_long_side(load_image(sys.argv[1]), int(sys.argv[2])).requires_grad_(True)
+times = []
+for _ in range(4):
+    start = time.perf_counter()
+    sum(f.pow(2).mean() for f in net(image, layers).values()).backward()
+    times.append(time.perf_counter() - start)
+print(statistics.median(times[1:]))
+"""
+
+
+def vgg_step(size: int, content: Path) -> float:
+    """Seconds of one VGG-19 forward+backward to its default taps at ``size`` (fresh process)."""
+    out = subprocess.run([sys.executable, "-c", VGG_STEP, str(content), str(size)], capture_output=True, text=True,
+                         check=True)
+    return float(out.stdout)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[512])
@@ -46,9 +72,13 @@ def main() -> None:
     args = parser.parse_args()
     print(f"{args.content.name} x {args.style.name}")
     for size in args.sizes:
-        for preset in args.presets:
-            wall, rss = run_stylize(size, preset, args.content, args.style)
-            print(f"{size:5d} px  {preset:6s}  {wall:7.1f} s  peak RSS {rss:.2f} GB", flush=True)
+        before = vgg_step(size, args.content)
+        results = [(preset, *run_stylize(size, preset, args.content, args.style)) for preset in args.presets]
+        vgg = (before + vgg_step(size, args.content)) / 2
+        print(f"{size:5d} px  one VGG-19 forward+backward: {vgg:.2f} s (before {before:.2f} s)")
+        for preset, wall, rss in results:
+            print(f"{size:5d} px  {preset:6s}  {wall:7.1f} s = {wall / vgg:5.1f} VGG-19 steps  peak RSS {rss:.2f} GB",
+                  flush=True)
 
 
 if __name__ == "__main__":
