@@ -168,3 +168,33 @@ def test_smoothness_loss_is_the_weighted_sum_of_both_tv_terms():
         expected = tv_weight * losses.tv_loss(image) + chroma_weight * losses.chroma_tv_loss(image)
         got = losses.smoothness_loss(image, tv_weight, chroma_weight)
         assert got.item() == pytest.approx(expected.item(), rel=1e-5)
+
+
+def test_sliced_quantiles_see_the_distribution_not_the_arrangement():
+    generator = torch.Generator().manual_seed(0)
+    features = torch.randn(1, 6, 16, 16, generator=generator)
+    shuffled = features.flatten(2)[:, :, torch.randperm(256, generator=generator)].reshape(1, 6, 16, 16)
+    a, b = losses.sliced_quantiles(features), losses.sliced_quantiles(shuffled)
+    assert torch.equal(a, b)
+    assert losses.sliced_distance(a, b) == 0
+
+
+def test_sliced_statistic_tells_apart_textures_with_the_same_gram_matrix():
+    # Even texture: every position +-1. Patchy texture: half the positions +-sqrt(2), half 0.
+    # Both have the same Gram matrix (mean square 1, no correlation), not the same distribution.
+    signs = torch.tensor([1.0, -1.0]).repeat(128).view(1, 1, 16, 16)
+    even = signs.clone()
+    patchy = signs * 2**0.5
+    patchy[..., 8:, :] = 0
+    assert torch.allclose(losses.gram_matrix(even), losses.gram_matrix(patchy))
+    distance = losses.style_distance(
+        losses.style_statistic(patchy, "sliced"), losses.style_statistic(even, "sliced"), "sliced"
+    )
+    assert distance > 0.1
+
+
+def test_resample_quantiles_interpolates_between_sorted_values():
+    values = torch.tensor([[0.0], [1.0], [2.0], [3.0]])
+    # Quantiles (i + 0.5) / 2 of four points sit at positions 0.5 and 2.5.
+    assert losses.resample_quantiles(values, 2).flatten().tolist() == [0.5, 2.5]
+    assert losses.resample_quantiles(values, 4).flatten().tolist() == [0.0, 1.0, 2.0, 3.0]

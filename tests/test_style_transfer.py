@@ -11,7 +11,7 @@ from imagegen import stripes
 
 # Tiny runs with fixed weights and taps, so the assertions don't move when the defaults are tuned.
 TINY = dict(
-    size=64, iterations=8, pyramid_start=0, device="cpu", style_weight=10.0, chroma_tv_weight=0.0,
+    size=64, iterations=8, pyramid_start=0, device="cpu", style_weight=10.0, chroma_tv_weight=0.0, color_statistic="moments",
     style_layers="stem,b1.dw,b3.dw,b5.dw,b8.dw,b11.dw,b14.dw",
 )
 
@@ -243,3 +243,33 @@ def test_coarse_levels_of_a_very_wide_picture_get_a_margin_they_can_reflect(back
     assert [e.size for e in events] == [(34, 1086), (48, 1536)]
     assert events[0].image().shape[-2:] == (34, 1086)
     assert result.image.shape[-2:] == (48, 1536)
+
+
+def test_progress_follows_the_cost_of_the_levels_not_the_count_of_steps(backbone, cat):
+    # Two levels of 4 steps each: 64 px then 91 px. A step of the larger level costs more, so
+    # after the first level less than half of the work is done although half of the steps are.
+    events = []
+    params = StyleParams(**{**TINY, "size": 91, "pyramid_start": 64, "iterations": 4})
+    stylize(cat, stripes(), params, backbone=backbone, callbacks=[events.append])
+    progress = [e.progress for e in events]
+    assert [e.level for e in events] == [0] * 4 + [1] * 4
+    assert progress == sorted(progress) and progress[-1] == pytest.approx(1.0)
+    assert 0.1 < progress[3] < 0.5
+    # Within a level the work grows by the same amount every step.
+    steps_of_second = [b - a for a, b in zip(progress[4:], progress[5:])]
+    assert max(steps_of_second) == pytest.approx(min(steps_of_second))
+    assert steps_of_second[0] > progress[1] - progress[0]
+
+
+def test_the_histogram_palette_term_moves_the_colours_toward_the_styles_distribution(backbone, cat):
+    # Style: half pure red, half pure blue pixels. Mean and covariance can be met by purple-ish
+    # mixtures; the histogram term asks for the two colours themselves.
+    style = torch.zeros(1, 3, 64, 64)
+    style[:, 0, :, :32] = 1.0
+    style[:, 2, :, 32:] = 1.0
+    params = StyleParams(**{**TINY, "iterations": 30, "style_weight": 0.0, "content_weight": 0.01,
+                            "color_weight": 100.0, "color_statistic": "histogram", "tv_weight": 0.0})
+    result = stylize(cat, style, params, backbone=backbone).image
+    red, blue = result[0, 0].flatten(), result[0, 2].flatten()
+    # Most pixels end near one of the two style colours: strongly red or strongly blue.
+    assert ((red - blue).abs() > 0.6).float().mean() > 0.6

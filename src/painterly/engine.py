@@ -35,6 +35,9 @@ class StepEvent:
     size: tuple[int, int]  # (H, W) of the image being optimised
     level: int = 0  # pyramid level (0-based) and number of levels
     levels: int = 1
+    # Fraction of the run's work done, 0..1. Steps of a pyramid's levels cost in proportion to
+    # their pixels, so this, not step / total, is what a time-left estimate should follow.
+    progress: float = 0.0
     _image: Callable[[], Tensor] = field(default=lambda: torch.empty(0), repr=False)
 
     def image(self) -> Tensor:
@@ -62,6 +65,17 @@ class RunClock:
     start: float = field(default_factory=time.perf_counter)
     level: int = 0
     levels: int = 1
+    work_total: float = 0.0  # the run's cost in any unit (0: every step costs the same)
+    work: float = 0.0  # cost of the steps done so far
+    step_work: float = 1.0  # cost of one step of the current level
+
+    def advance(self) -> float:
+        """Count one step; return the fraction of the run's work done."""
+        self.step += 1
+        self.work += self.step_work
+        if self.work_total:
+            return min(1.0, self.work / self.work_total)
+        return min(1.0, self.step / max(1, self.total))
 
 
 def make_optimizer(name: str, params: list[Tensor], lr: float | None) -> torch.optim.Optimizer:
@@ -127,7 +141,7 @@ def optimize_image(
             if mean is not None:
                 mean.update(image)
             steps += 1
-            clock.step += 1
+            progress = clock.advance()
             history.append(best["last"])  # type: ignore[arg-type]
             event = StepEvent(
                 step=clock.step,
@@ -138,6 +152,7 @@ def optimize_image(
                 size=(image.shape[-2], image.shape[-1]),
                 level=clock.level,
                 levels=clock.levels,
+                progress=progress,
                 _image=lambda: mean.value() if mean is not None else image.detach().clone(),
             )
             if any([bool(cb(event)) for cb in callbacks]):

@@ -102,22 +102,73 @@ def style_loss(features: Tensor, target_gram: Tensor) -> Tensor:
     return relative_squared_error(gram_matrix(features), target_gram)
 
 
-STATISTICS = ("gram", "moments")
+STATISTICS = ("gram", "moments", "sliced")
+SLICED_LEVELS = 1024  # points of each quantile function
 
 
 def style_statistic(features: Tensor, statistic: str = "gram", mask: Tensor | None = None) -> Tensor:
-    """What a style target holds for one layer: the Gram matrix, or for "moments" the augmented
-    Gram matrix (mean and second moments), optionally over the positions a mask selects."""
+    """What a style target holds for one layer: the Gram matrix; for "moments" the augmented Gram
+    matrix (mean and second moments); for "sliced" the quantile functions of the features along
+    fixed directions (see :func:`sliced_quantiles`). Optionally over the positions a mask selects."""
     if statistic == "gram":
         return gram_matrix(features) if mask is None else masked_gram_matrix(features, mask)
     if statistic == "moments":
         return augmented_gram_matrix(features, mask)
+    if statistic == "sliced":
+        return sliced_quantiles(features, mask)
     raise ValueError(f"unknown style statistic {statistic!r}; valid: {', '.join(STATISTICS)}")
 
 
 def style_distance(value: Tensor, target: Tensor, statistic: str = "gram") -> Tensor:
     """Distance between two statistics made by :func:`style_statistic` with the same ``statistic``."""
-    return relative_squared_error(value, target) if statistic == "gram" else moments_loss(value, target)
+    if statistic == "moments":
+        return moments_loss(value, target)
+    if statistic == "sliced":
+        return sliced_distance(value, target)
+    return relative_squared_error(value, target)
+
+
+_DIRECTIONS: dict[tuple[int, str], Tensor] = {}
+
+
+def feature_directions(channels: int, device: torch.device | str = "cpu") -> Tensor:
+    """(C, C) fixed random unit directions in feature space, the same for every call with C.
+
+    Heitz et al. draw new directions at every step; L-BFGS needs the objective to stay the same
+    function from step to step, so the directions are fixed (seeded by the channel count), and as
+    many as there are channels.
+    """
+    key = (channels, str(device))
+    if key not in _DIRECTIONS:
+        generator = torch.Generator().manual_seed(channels)
+        directions = torch.randn(channels, channels, generator=generator)
+        _DIRECTIONS[key] = (directions / directions.norm(dim=0, keepdim=True)).to(device)
+    return _DIRECTIONS[key]
+
+
+def sliced_quantiles(features: Tensor, mask: Tensor | None = None, levels: int = SLICED_LEVELS) -> Tensor:
+    """(1, C, H, W) -> (1, levels, C): the quantile function of the features projected on each of
+    :func:`feature_directions`. With a (1,1,H,W) mask only positions where it is above 1/2 count.
+
+    The statistic of the sliced Wasserstein style loss (Heitz et al. 2021, "A Sliced Wasserstein
+    Loss for Neural Texture Synthesis"): it describes the whole distribution of the activations,
+    so a painting with flat areas and strong strokes is not matched by an even texture with the
+    same Gram matrix. Quantile functions measured at different sizes compare point by point.
+    """
+    c = features.shape[1]
+    flat = features[0].flatten(1)
+    if mask is not None:
+        flat = flat[:, mask[0, 0].flatten() > 0.5]
+        if flat.shape[1] == 0:
+            flat = features[0].flatten(1)
+    projected, _ = (flat.T @ feature_directions(c, features.device)).sort(dim=0)
+    return resample_quantiles(projected, levels).unsqueeze(0)
+
+
+def sliced_distance(value: Tensor, target: Tensor) -> Tensor:
+    """Squared distance of two sets of quantile functions, relative to the target's spread."""
+    spread = (target - target.mean(dim=1, keepdim=True)).pow(2).sum()
+    return (value - target).pow(2).sum() / (spread + _EPS)
 
 
 def smooth(features: Tensor, smoothing: str) -> Tensor:
@@ -168,6 +219,66 @@ def color_gram(image: Tensor, mask: Tensor | None = None) -> Tensor:
     Risser et al. (2017), in its simplest (moment) form.
     """
     return augmented_gram_matrix(image, mask)
+
+
+def color_directions(count: int = 16) -> Tensor:
+    """(3, count) unit vectors spread evenly over a half sphere of RGB directions (a Fibonacci
+    lattice): fixed, so the colour loss is the same function at every step, as L-BFGS needs."""
+    i = torch.arange(count, dtype=torch.float64) + 0.5
+    z = i / count  # the upper half: a direction and its opposite give the same slice
+    radius = (1 - z**2).sqrt()
+    angle = i * torch.pi * (3 - 5**0.5)
+    return torch.stack([radius * angle.cos(), radius * angle.sin(), z]).float()
+
+
+def color_quantiles(image: Tensor, directions: Tensor, levels: int = 1024, mask: Tensor | None = None) -> Tensor:
+    """(1,3,H,W) -> (levels, K): the quantile function of the pixels' colours along each direction.
+
+    With a mask (1,1,H,W) only the pixels where it is above one half count.
+    """
+    pixels = image[0].flatten(1).T
+    if mask is not None:
+        pixels = pixels[mask[0, 0].flatten() > 0.5]
+    projected, _ = (pixels @ directions.to(pixels)).sort(dim=0)
+    return resample_quantiles(projected, levels)
+
+
+def resample_quantiles(sorted_values: Tensor, levels: int) -> Tensor:
+    """(N, K) sorted columns -> (levels, K): their values at the quantiles (i + 0.5) / levels."""
+    n = sorted_values.shape[0]
+    position = ((torch.arange(levels, dtype=torch.float64) + 0.5) / levels * n - 0.5).clamp(0, n - 1)
+    low = position.floor().long()
+    high = (low + 1).clamp_max(n - 1)
+    frac = (position - low).to(sorted_values).unsqueeze(1)
+    return sorted_values[low] * (1 - frac) + sorted_values[high] * frac
+
+
+class SlicedColorLoss(nn.Module):
+    """Matches the whole distribution of the picture's colours to the style's, not only its mean and
+    covariance: a sliced Wasserstein distance (Rabin et al. 2011; Heitz et al. 2021 use it on
+    network features) over fixed RGB directions.
+
+    This is the histogram loss of Risser et al. (2017) in its sliced form: it is what moves a sky
+    into a painting's palette when the painting has few pixels of the sky's colour, which
+    moment matching does not see. For speed the picture is measured on a fixed subset of its
+    pixels (a fixed permutation, so every step sees the same function).
+    """
+
+    def __init__(self, target_quantiles: Tensor, directions: Tensor, image_hw: tuple[int, int], samples: int = 32768):
+        super().__init__()
+        pixels = image_hw[0] * image_hw[1]
+        generator = torch.Generator().manual_seed(0)
+        subset = torch.randperm(pixels, generator=generator)[: min(samples, pixels)]
+        self.register_buffer("subset", subset)
+        self.register_buffer("directions", directions.detach().clone())
+        target = resample_quantiles(target_quantiles, len(subset))
+        self.register_buffer("target", target.detach().clone())
+        self.scale = float((target - target.mean(0)).pow(2).sum()) + _EPS
+
+    def forward(self, image: Tensor) -> Tensor:
+        pixels = image[0].flatten(1)[:, self.subset].T
+        projected, _ = (pixels @ self.directions).sort(dim=0)
+        return (projected - self.target).pow(2).sum() / self.scale
 
 
 def blend_grams(grams: Sequence[Tensor], weights: Sequence[float]) -> Tensor:

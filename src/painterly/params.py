@@ -16,10 +16,14 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 INITS = ("content", "noise", "mixed")
 POOLINGS = ("max", "avg")
 PRESERVE_COLORS = ("none", "luminance", "histogram")
-STYLE_STATISTICS = ("gram", "moments")
+STYLE_STATISTICS = ("gram", "moments", "sliced")
+COLOR_STATISTICS = ("histogram", "moments")
 SMOOTHINGS = ("none", "softmax")
-# Steps per pyramid level for each --quality preset; levels cost 1/2 as much per step as the next.
-QUALITY_STEPS = {"draft": 25, "normal": 100, "high": 250}
+# Steps of the first and of the last pyramid level for each --quality preset (levels in between
+# go geometrically from one to the other). A level's step costs about twice the one before, and
+# the last level starts from an upsampled picture that already holds the composition, so it needs
+# the fewest steps and costs the most per step (docs/speed.md).
+QUALITY_STEPS = {"draft": (25, 10), "normal": (100, 40), "high": (250, 100)}
 
 
 def option(default: Any, help: str, **extra: Any) -> Any:
@@ -55,11 +59,16 @@ class StyleParams:
     style_weight: float = option(10.0, "weight of the style loss", minimum=0.0)
     tv_weight: float = option(2.0, "weight of the total-variation smoothness term", minimum=0.0)
     color_weight: float = option(10.0, "weight of matching the style's palette (mean and covariance of its colours)", minimum=0.0)
+    color_statistic: str = option(
+        "histogram", "what the palette term matches: histogram (the whole distribution of the style's colours) "
+        "or moments (their mean and covariance); masks always use moments", choices=COLOR_STATISTICS,
+    )
     chroma_tv_weight: float = option(
         300.0, "extra smoothness on colour only (not brightness): removes colour speckle, keeps strokes", minimum=0.0
     )
     style_statistic: str = option(
-        "gram", "what is matched per style layer: gram (Gatys et al.) or moments (mean and covariance)",
+        "gram", "what is matched per style layer: gram (Gatys et al.), moments (mean and covariance) or sliced "
+        "(the whole distribution of the activations, Heitz et al. 2021)",
         choices=STYLE_STATISTICS,
     )
     activation_smoothing: str = option(
@@ -104,7 +113,15 @@ class StyleParams:
 
     @property
     def steps_per_level(self) -> int:
-        return self.iterations or QUALITY_STEPS[self.quality]
+        """Steps of the first (or only) level."""
+        return self.iterations or QUALITY_STEPS[self.quality][0]
+
+    def steps_for_level(self, level: int, levels: int) -> int:
+        """Steps of pyramid level ``level`` (0-based) of ``levels``; --iterations sets them all."""
+        if self.iterations or levels <= 1:
+            return self.steps_per_level
+        first, last = QUALITY_STEPS[self.quality]
+        return max(1, round(first * (last / first) ** (level / (levels - 1))))
 
     @property
     def effective_style_weight(self) -> float:

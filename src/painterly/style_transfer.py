@@ -86,8 +86,12 @@ def stylize(
         # before taking its statistics, so the painting keeps the photo's colours.
         style_srcs = [match_histogram(s, final_content) for s in style_srcs]
     sizes = [s for s in pyramid_sizes(params.size, params.pyramid_start, params.tile_size) if _fits(content_src, s)]
-    plan = [_level_plan(content_src, size, params) for size in sizes]
-    clock = RunClock(total=sum(n * steps for n, steps in plan), start=start, levels=len(sizes))
+    plan = [_level_plan(content_src, size, params, i, len(sizes)) for i, size in enumerate(sizes)]
+    costs = [_step_cost(content_src, size, params, last=i == len(sizes) - 1) for i, size in enumerate(sizes)]
+    clock = RunClock(
+        total=sum(n * steps for n, steps in plan), start=start, levels=len(sizes),
+        work_total=sum(n * steps * cost for (n, steps), cost in zip(plan, costs)),
+    )
     image: Tensor | None = None
     history: list[float] = []
     for level, size in enumerate(sizes):
@@ -95,15 +99,15 @@ def stylize(
         hw = tuple(content_img.shape[-2:])
         style_imgs = [resize_long_side(s, _style_size(params, size)).to(device) for s in style_srcs]
         level_masks = None if mask_srcs is None else [resize_to(m, hw).to(device) for m in mask_srcs]
-        grams, colors = _style_statistics(net, style_imgs, params, style_layers)
+        grams, colors, quantiles = _style_statistics(net, style_imgs, params, style_layers)
         if image is None:
             init = _initial_image(params, content_img)
         else:
             # Coarse-to-fine: the previous level's result, upsampled, starts this level. The
             # optimizer state is restarted on purpose: L-BFGS curvature pairs don't survive resizing.
             init = resize_to(image, hw)
-        clock.level = level
-        targets = _Targets(grams, colors, blend, content_layers, style_layers)
+        clock.level, clock.step_work = level, costs[level]
+        targets = _Targets(grams, colors, quantiles, blend, content_layers, style_layers)
         if plan[level][0] == 1:
             # Coarse levels are optimised with a margin that is cut off afterwards: there the
             # image border is a large part of what the deep layers see, and the optimiser paints
@@ -112,12 +116,12 @@ def stylize(
             padded_masks = None if level_masks is None else [_pad(m, margin) for m in level_masks]
             objective = _build_objective(net, _pad(content_img, margin), targets, params, padded_masks)
             result = optimize_image(
-                objective, _pad(init, margin), iterations=params.steps_per_level, optimizer=params.optimizer,
+                objective, _pad(init, margin), iterations=plan[level][1], optimizer=params.optimizer,
                 lr=params.learning_rate, callbacks=_cropping(callbacks, margin), clock=clock, average=params.average,
             )
             result.image = _crop_margin(result.image, margin)
         else:
-            result = _refine_in_tiles(net, init, content_img, targets, params, level_masks, callbacks, clock)
+            result = _refine_in_tiles(net, init, content_img, targets, params, level_masks, callbacks, clock, plan[level][1])
         image, history = result.image, history + result.history
         if result.stopped != "finished":
             break
@@ -192,6 +196,7 @@ class _Targets:
 
     grams: list[dict[str, Tensor]]  # per style image: layer -> style statistic (see losses.style_statistic)
     colors: list[Tensor]  # per style image: colour Gram
+    color_quantiles: list[Tensor]  # per style image: quantiles of its colours along fixed directions
     blend: list[float]
     content_layers: dict[str, float]
     style_layers: dict[str, float]
@@ -204,7 +209,8 @@ def _style_statistics(net, style_imgs, params: StyleParams, style_layers):
     statistics is that of the whole (up to the tiles' borders): memory stays bounded for 4096 px
     styles.
     """
-    grams, colors = [], []
+    grams, colors, quantiles = [], [], []
+    directions = losses.color_directions()
     with torch.no_grad():
         for image in style_imgs:
             h, w = image.shape[-2:]
@@ -218,7 +224,8 @@ def _style_statistics(net, style_imgs, params: StyleParams, style_layers):
                 weight_total += weight
             grams.append({n: g / weight_total for n, g in sums.items()})
             colors.append(losses.color_gram(image))
-    return grams, colors
+            quantiles.append(losses.color_quantiles(image, directions))
+    return grams, colors, quantiles
 
 
 def _smoothed(feats: dict[str, Tensor], params: StyleParams) -> dict[str, Tensor]:
@@ -242,10 +249,7 @@ def _build_objective(net, content_img, targets: _Targets, params, masks=None):
     if masks is None:
         style_targets = {n: losses.blend_grams([g[n] for g in targets.grams], targets.blend) for n in style_layers}
         style_term = losses.StyleLoss(style_targets, style_layers, params.style_statistic)
-        color_target = losses.blend_grams(targets.colors, targets.blend)
-
-        def color_term(image: Tensor) -> Tensor:
-            return losses.relative_squared_error(losses.color_gram(image), color_target)
+        color_term = _color_term(targets, params, tuple(content_img.shape[-2:]))
     else:
         style_term, color_term = _masked_terms(net, content_img, targets, params, masks)
 
@@ -264,25 +268,53 @@ def _build_objective(net, content_img, targets: _Targets, params, masks=None):
     return objective
 
 
-def _level_plan(content_src: Tensor, size: int, params: StyleParams) -> tuple[int, int]:
+def _color_term(targets: _Targets, params: StyleParams, hw: tuple[int, int]):
+    """The palette term: the whole colour distribution (histogram) or its mean and covariance."""
+    if params.color_statistic == "histogram":
+        # A blend of styles matches the Wasserstein barycentre of their palettes: per direction,
+        # the weighted mean of their quantile functions.
+        quantiles = losses.blend_grams(targets.color_quantiles, targets.blend)
+        return losses.SlicedColorLoss(quantiles, losses.color_directions(), hw).to(quantiles.device)
+    color_target = losses.blend_grams(targets.colors, targets.blend)
+
+    def moments(image: Tensor) -> Tensor:
+        return losses.relative_squared_error(losses.color_gram(image), color_target)
+
+    return moments
+
+
+def _level_plan(content_src: Tensor, size: int, params: StyleParams, level: int, levels: int) -> tuple[int, int]:
     """(number of tiles, steps per tile) of the level whose long side is ``size``."""
     height, width = long_side_shape(tuple(content_src.shape[-2:]), size)
+    steps = params.steps_for_level(level, levels)
     if max(height, width) <= params.tile_size:
-        return 1, params.steps_per_level
+        return 1, steps
     boxes = tiles.tile_boxes(height, width, params.tile_size, _overlap(params))
-    return len(boxes), _tile_steps(params)
+    # The level below already holds the composition; tiles only sharpen it, so fewer steps do.
+    return len(boxes), max(1, steps // 2)
+
+
+# What a step costs beyond its pixels, in pixels: the per-layer overheads that make a 128 px step
+# cost more than 1/16 of a 512 px one (measured on a 2-core CPU: docs/speed.md).
+STEP_OVERHEAD_PIXELS = 16384
+
+
+def _step_cost(content_src: Tensor, size: int, params: StyleParams, last: bool) -> float:
+    """Relative cost of one step of the level whose long side is ``size`` (or of one of its tiles)."""
+    height, width = long_side_shape(tuple(content_src.shape[-2:]), size)
+    if max(height, width) > params.tile_size:
+        height, width = min(height, params.tile_size), min(width, params.tile_size)
+    elif not last:
+        margin = _margin((height, width))
+        height, width = height + 2 * margin, width + 2 * margin
+    return float(height * width + STEP_OVERHEAD_PIXELS)
 
 
 def _overlap(params: StyleParams) -> int:
     return params.tile_size // 8
 
 
-def _tile_steps(params: StyleParams) -> int:
-    # The level below already holds the composition; tiles only sharpen it, so fewer steps do.
-    return max(1, params.steps_per_level // 2)
-
-
-def _refine_in_tiles(net, init, content_img, targets, params, masks, callbacks, clock):
+def _refine_in_tiles(net, init, content_img, targets, params, masks, callbacks, clock, steps):
     """Optimise overlapping tiles one after another, each blended into the canvas as it is done."""
     canvas = init.detach().clone()
     h, w = canvas.shape[-2:]
@@ -304,7 +336,7 @@ def _refine_in_tiles(net, init, content_img, targets, params, masks, callbacks, 
 
         wrapped = [lambda e, cb=cb: cb(whole_picture(e)) for cb in callbacks]
         result = optimize_image(
-            objective, tiles.crop(canvas, box), iterations=_tile_steps(params), optimizer=params.optimizer,
+            objective, tiles.crop(canvas, box), iterations=steps, optimizer=params.optimizer,
             lr=params.learning_rate, callbacks=wrapped, clock=clock, average=params.average,
         )
         tiles.blend_into(canvas, result.image, box, tiles.feather(box, h, w, overlap))

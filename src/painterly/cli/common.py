@@ -45,22 +45,38 @@ def _scalar_type(hint: object) -> tuple[type, bool]:
 class ProgressBar:
     """A tqdm bar on stderr showing the loss terms and an ETA; one bar for all pyramid levels.
 
+    Events that report ``progress`` (a fraction of the run's work) drive the bar by work, not by
+    steps: a pyramid's last level has a quarter of the steps and most of the time, so a bar
+    counting steps would promise far too little time left. The step count goes in the postfix.
     The bar appears with the first step, so an error while loading inputs prints only itself.
     """
+
+    WORK_UNITS = 1000
 
     def __init__(self, unit: str = "step"):
         self.unit = unit
         self.bar = None
+        self.by_work = False
 
     def __call__(self, event) -> None:
         if self.bar is None:
             from tqdm import tqdm
 
-            self.bar = tqdm(total=event.total, unit=self.unit, dynamic_ncols=True, file=sys.stderr)
+            self.by_work = getattr(event, "progress", 0.0) > 0
+            if self.by_work:
+                self.bar = tqdm(
+                    total=self.WORK_UNITS, dynamic_ncols=True, file=sys.stderr, smoothing=0,
+                    bar_format="{percentage:3.0f}%|{bar}| [{elapsed}<{remaining}{postfix}]",
+                )
+            else:
+                self.bar = tqdm(total=event.total, unit=self.unit, dynamic_ncols=True, file=sys.stderr)
+        postfix = {f"{self.unit}": f"{event.step}/{event.total}"} if self.by_work else {}
         if getattr(event, "loss", None) is not None:
-            terms = {k: f"{v:.3g}" for k, v in event.terms.items()}
-            self.bar.set_postfix({"loss": f"{event.loss:.4g}", **terms}, refresh=False)
-        self.bar.update(event.step - self.bar.n)
+            postfix.update({"loss": f"{event.loss:.4g}", **{k: f"{v:.3g}" for k, v in event.terms.items()}})
+        if postfix:
+            self.bar.set_postfix(postfix, refresh=False)
+        done = round(event.progress * self.WORK_UNITS) if self.by_work else event.step
+        self.bar.update(done - self.bar.n)
 
     def close(self) -> None:
         if self.bar is not None:
