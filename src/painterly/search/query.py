@@ -76,6 +76,7 @@ class Library:
         return self._embedder
 
     def vectors(self, kind: str, *, normalised: bool = True) -> tuple[list[str], Tensor]:
+        """Paths and float32 (N, D) vectors of one kind; ``normalised``: unit rows."""
         key = f"{kind}:{normalised}"
         if key not in self._cache:
             paths, matrix = self.db.matrix(kind)
