@@ -67,7 +67,7 @@ def collection_map(library: Library, *, by: str = "style", size: int = 1600, thu
     paths, vectors = library.vectors(by)
     if len(paths) < MIN_MAP_IMAGES:
         raise ParameterError(f"{library.db.name}: a map needs at least {MIN_MAP_IMAGES} images, the index has {len(paths)}")
-    positions = embed_2d(vectors.numpy(), seed=seed)
+    positions = embed_2d(vectors.float().numpy(), seed=seed)
     canvas = Image.new("RGB", (size, size), BACKGROUND)
     span = size - thumbnail
     for path, (x, y) in zip(paths, positions):
