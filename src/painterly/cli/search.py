@@ -183,3 +183,16 @@ def run_map(args: argparse.Namespace) -> int:
     print(f"wrote {output} ({len(result.paths)} images by {args.by})", file=sys.stderr)
     return 0
 
+
+
+def index_libraries(folders: list[str]) -> list[Path]:
+    """`serve --library DIR`: bring each folder's index up to date before the server starts."""
+    from ..search import index_folder
+
+    done = []
+    for folder in folders:
+        report = index_folder(folder, warn=lambda m: print(f"painterly: warning: skipped {m}", file=sys.stderr))
+        print(f"library {folder}: {report.total - len(report.skipped)} images ({len(report.added)} new, "
+              f"{len(report.updated)} changed, {len(report.removed)} removed)", file=sys.stderr, flush=True)
+        done.append(Path(folder).resolve())
+    return done

@@ -67,7 +67,9 @@ class IndexDatabase:
     """An open index. ``create=True`` makes a new file (and folders); otherwise it must exist."""
 
     def __init__(self, path: str | os.PathLike, *, create: bool = False, root: str | os.PathLike | None = None,
-                 settings: EmbeddingSettings | None = None, rebuild: bool = False) -> None:
+                 settings: EmbeddingSettings | None = None, rebuild: bool = False, threadsafe: bool = False) -> None:
+        """``threadsafe``: the connection may be used from several threads, one at a time (the
+        caller holds a lock); the web server's thread pool needs it."""
         self.path = Path(path)
         self.name = os.fsdecode(self.path)
         if not create and not self.path.is_file():
@@ -76,7 +78,7 @@ class IndexDatabase:
         try:
             if create:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.conn = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+            self.conn = sqlite3.connect(self.path, isolation_level=None, timeout=30, check_same_thread=not threadsafe)
         except (OSError, sqlite3.Error) as err:
             raise IndexFileError(f"{self.name}: cannot open the index ({err})") from err
         with self._errors():
@@ -206,12 +208,19 @@ class IndexDatabase:
         data = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float16).reshape(len(rows), -1)
         return [r[0] for r in rows], torch.from_numpy(data.astype(np.float32))
 
-    def thumbnail(self, path: str) -> Image.Image:
+    def has(self, path: str) -> bool:
+        with self._errors():
+            return self.conn.execute("SELECT 1 FROM images WHERE path=?", (path,)).fetchone() is not None
+
+    def thumbnail_bytes(self, path: str) -> bytes:
         with self._errors():
             row = self.conn.execute("SELECT thumbnail FROM images WHERE path=?", (path,)).fetchone()
         if row is None:
             raise IndexFileError(f"{self.name}: no image {path!r} in the index")
-        return Image.open(io.BytesIO(row[0])).convert("RGB")
+        return row[0]
+
+    def thumbnail(self, path: str) -> Image.Image:
+        return Image.open(io.BytesIO(self.thumbnail_bytes(path))).convert("RGB")
 
     def full_path(self, path: str) -> Path:
         return self.root / path

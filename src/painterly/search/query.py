@@ -62,8 +62,8 @@ class Library:
     """An open index ready for many queries: vectors are read once and kept as unit rows."""
 
     def __init__(self, database: str | os.PathLike | IndexDatabase, embedder: Embedder | None = None,
-                 device: str | torch.device = "cpu") -> None:
-        self.db = database if isinstance(database, IndexDatabase) else IndexDatabase(database)
+                 device: str | torch.device = "cpu", threadsafe: bool = False) -> None:
+        self.db = database if isinstance(database, IndexDatabase) else IndexDatabase(database, threadsafe=threadsafe)
         self._embedder = embedder
         self._device = device
         self._cache: dict[str, tuple[list[str], Tensor]] = {}
