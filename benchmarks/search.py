@@ -195,6 +195,23 @@ def query_speed(threads: int, n: int = 100_000, repeats: int = 20) -> None:
               f"{wall * 1000:.1f} ms wall, {cpu * 1000:.1f} ms CPU")
 
 
+def load_speed(work: Path, n: int = 20_000) -> None:
+    """Reading the vectors of an index into memory: what a CLI search pays before its query."""
+    db_path = work / "synthetic.sqlite"
+    with IndexDatabase(db_path, create=True, root=work) as db, db.transaction():
+        rows = []
+        for i in range(n):
+            blobs = [torch.randn(d).half().numpy().tobytes() for d in (1120, 1312, 1280)]
+            rows.append((f"{i:06d}.jpg", 1, 1, "0" * 64, *blobs, "[]", b"\xff" * 6000))
+        db.conn.executemany("INSERT INTO images VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    start = time.perf_counter()
+    with Library(db_path) as library:
+        library.vectors("style")
+    wall = time.perf_counter() - start
+    print(f"opening an index of {n} images and reading its style vectors: {wall:.2f} s "
+          f"({wall / n * 100_000:.1f} s per 100,000 images)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("images", type=Path, help="folder with content/ and style/ (e.g. ../shared/images)")
@@ -209,6 +226,7 @@ def main() -> None:
         if not args.skip_speed:
             indexing_speed(args.images, work, args.threads)
             query_speed(args.threads)
+            load_speed(work)
 
 
 if __name__ == "__main__":

@@ -45,7 +45,7 @@ def result_sheet(library: Library, result: SearchResult, *, query_image: Image.I
            "logits": "by words (class logits)"}[result.by]
     title = f"{result.query!r} {how}"
     if result.classes:
-        title += " — ImageNet classes: " + ", ".join(result.classes)
+        title += "; ImageNet classes: " + ", ".join(result.classes)
     return labelled_grid(cells, columns or min(len(cells), 5), title=title)
 
 
