@@ -33,7 +33,13 @@ import torch.nn.functional as F
 from painterly.fast.apply import FastStylizer
 from painterly.fast.library import find_style
 from painterly.io import load_image, resize_long_side, save_image
-from painterly.search import Embedder, EmbeddingSettings, IndexDatabase, Library, index_folder
+from painterly.search import (
+    Embedder,
+    EmbeddingSettings,
+    IndexDatabase,
+    Library,
+    index_folder,
+)
 from painterly.search.embeddings import _content_vector
 
 STYLES = {"starry-night": "starry_night_van_gogh", "the-scream": "the_scream_munch",
@@ -121,7 +127,7 @@ def retrieval(folder: Path, work: Path) -> None:
     print("|---|" + "---|" * len(tests))
     for key in next(iter(feats.values())):
         cells = []
-        for name, (queries, database) in tests.items():
+        for queries, database in tests.values():
             ok, n = top1(queries, database, key)
             cells.append(f"{ok}/{n} ({100 * ok / n:.0f} %)")
         print(f"| {key} | " + " | ".join(cells) + " |")

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-
 from test_server_browser import CHROMIUM_ARGS, browser  # noqa: F401  (the fixture)
 
 EXAMPLES = Path(__file__).parent.parent / "examples"

@@ -9,17 +9,26 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from imagegen import make_hostile
 from PIL import Image
 
 from painterly.cli import main
 from painterly.errors import ParameterError
 from painterly.search import (
-    Embedder, IndexDatabase, IndexFileError, Library, class_names, classes_for, collection_map,
-    index_folder, optimise_representation, similar_words, tag_images, tags_from_probabilities,
+    Embedder,
+    IndexDatabase,
+    IndexFileError,
+    Library,
+    class_names,
+    classes_for,
+    collection_map,
+    index_folder,
+    optimise_representation,
+    similar_words,
+    tag_images,
+    tags_from_probabilities,
 )
 from painterly.search.layout import neighbours_agree
-
-from imagegen import make_hostile
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 LION = 291
@@ -145,14 +154,21 @@ def test_corrupt_and_foreign_databases_are_refused_untouched(tmp_path, collectio
         IndexDatabase(other, create=True, root=root)
 
 
-def test_an_index_of_another_version_is_refused_then_rebuilt(tmp_path, collection, embedder):
+@pytest.mark.parametrize("change", [
+    "UPDATE meta SET value='0' WHERE key='format_version'",
+    # an index written before a setting existed: its vectors cannot be reproduced
+    "UPDATE meta SET value=json_remove(value, '$.content_mean_weight') WHERE key='settings'",
+])
+def test_an_index_of_another_version_is_refused_then_rebuilt(tmp_path, collection, embedder, change):
     root, _ = collection
     db = tmp_path / "i.sqlite"
     index_folder(root, db, embedder=embedder)
     with sqlite3.connect(db) as conn:
-        conn.execute("UPDATE meta SET value='0' WHERE key='format_version'")
+        conn.execute(change)
     with pytest.raises(IndexFileError, match="another painterly version.*--rebuild"):
         Library(db)
+    with pytest.raises(IndexFileError, match="another painterly version"):
+        index_folder(root, db, embedder=embedder)
     report = index_folder(root, db, embedder=embedder, rebuild=True)
     assert len(report.added) == 5
     with IndexDatabase(db) as opened:
@@ -316,7 +332,7 @@ def test_cli_bad_input_is_one_line_and_exit_2(argv, message, tmp_path, indexed, 
     empty = make_hostile("empty", tmp_path)
     names = {"db": indexed, "q": q, "missing": tmp_path / "nope.sqlite", "empty": empty}
     before = q.read_bytes()
-    code, out, err = run([a.format(**names) for a in argv], capsys)
+    code, _, err = run([a.format(**names) for a in argv], capsys)
     assert code == 2
     assert err.count("\n") == 1 and message in err and "Traceback" not in err
     assert q.read_bytes() == before

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
 from .search import check_range
 
@@ -56,10 +55,9 @@ def run_words(args: argparse.Namespace) -> int:
     if not args.word:
         raise ParameterError("WORD: give a word, e.g. `painterly words lion` (or --list for all class names)")
     check_range(args.k, "-k", 1, 999)
-    from ..backbones import create_backbone
+    from ..search import Embedder
 
-    classifier = create_backbone("efficientnet-lite0").fc
-    words = similar_words(classifier, args.word, plus=args.plus, minus=args.minus, k=args.k)
+    words = similar_words(Embedder().classifier, args.word, plus=args.plus, minus=args.minus, k=args.k)
     if args.json:
         print(json.dumps([{"word": w.word, "score": round(w.score, 6)} for w in words]))
     else:

@@ -9,7 +9,14 @@ from .embeddings import Embedder, EmbeddingSettings, ImageEmbedding
 from .indexer import IndexReport, default_database, index_folder
 from .layout import MapResult, collection_map, result_sheet
 from .query import Hit, Library, SearchResult, optimise_representation
-from .words import Tag, Word, class_names, classes_for, similar_words, tags_from_probabilities
+from .words import (
+    Tag,
+    Word,
+    class_names,
+    classes_for,
+    similar_words,
+    tags_from_probabilities,
+)
 
 __all__ = [
     "Embedder", "EmbeddingSettings", "Hit", "ImageEmbedding", "IndexDatabase", "IndexFileError",

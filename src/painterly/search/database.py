@@ -127,10 +127,14 @@ class IndexDatabase:
                 f"{self.name}: made by another painterly version (index format {version}, this painterly "
                 f"reads {FORMAT_VERSION}); re-index with `painterly index FOLDER --rebuild`")
         try:
-            EmbeddingSettings.from_dict(json.loads(self.meta["settings"]))
+            stored = json.loads(self.meta["settings"])
             Path(self.meta["root"])
         except (KeyError, TypeError, ValueError) as err:
             raise IndexFileError(f"{self.name}: damaged index settings ({err}); re-index with --rebuild") from err
+        if not isinstance(stored, dict) or set(stored) != set(EmbeddingSettings().as_dict()):
+            # Settings this painterly does not have (or lacks) mean vectors it cannot reproduce.
+            raise IndexFileError(f"{self.name}: made by another painterly version (other embedding settings); "
+                                 "re-index with `painterly index FOLDER --rebuild`")
 
     def require_settings(self, settings: EmbeddingSettings) -> None:
         """Refuse to add vectors computed with other settings (another backbone, layers, size)."""

@@ -78,7 +78,9 @@ class Embedder:
     @property
     def classifier(self) -> torch.nn.Linear:
         """The final linear layer: semantic vector -> 1000 ImageNet logits."""
-        return self.net.fc
+        fc = self.net.fc
+        assert isinstance(fc, torch.nn.Linear)  # present: check_layers asked for "logits"
+        return fc
 
     def load(self, path) -> Tensor:
         """The image as the network will see it: decoded (JPEG at reduced scale) and resized."""

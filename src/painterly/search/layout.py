@@ -25,7 +25,7 @@ MIN_MAP_IMAGES = 4  # t-SNE's perplexity must stay below the number of points
 def square(image: Image.Image, side: int) -> Image.Image:
     """The image scaled to fit a side x side square, centred on white."""
     scale = side / max(image.size)
-    small = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.LANCZOS)
+    small = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.Resampling.LANCZOS)
     cell = Image.new("RGB", (side, side), BACKGROUND)
     cell.paste(small, ((side - small.width) // 2, (side - small.height) // 2))
     return cell

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -133,7 +134,7 @@ def class_vectors(classifier: torch.nn.Linear) -> Tensor:
 
 
 def similar_words(
-    classifier: torch.nn.Linear, word: str, *, plus: list[str] = (), minus: list[str] = (), k: int = 10
+    classifier: torch.nn.Linear, word: str, *, plus: Sequence[str] = (), minus: Sequence[str] = (), k: int = 10
 ) -> list[Word]:
     """Classes whose vectors are closest (cosine) to word + Σplus − Σminus.
 
