@@ -8,17 +8,13 @@ painting page with "Use as style". API answers for bad requests are checked too.
 from __future__ import annotations
 
 import io
-import re
-import signal
-import subprocess
-import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
 from PIL import Image
-from test_server_browser import CHROMIUM_ARGS, browser  # noqa: F401  (the fixture)
+from test_server_browser import browser, start_server, stop_server  # noqa: F401  (browser: the fixture)
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 
@@ -36,20 +32,9 @@ def folder(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def library_server(folder, tmp_path_factory):
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "painterly", "serve", "--port", "0", "--device", "cpu", "--library", str(folder),
-         "--results-dir", str(tmp_path_factory.mktemp("results"))],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    line = proc.stdout.readline()
-    match = re.search(r"http://127\.0\.0\.1:\d+/", line)
-    if not match:
-        proc.kill()
-        raise AssertionError(f"server did not start: {line}{proc.stderr.read()}")
-    yield match.group(0)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=30)
-    assert "Traceback" not in err, err
+    proc, url = start_server("--library", str(folder), "--results-dir", str(tmp_path_factory.mktemp("results")))
+    yield url
+    err = stop_server(proc)
     assert "library" in err and "5 images (5 new" in err  # indexed at start
 
 

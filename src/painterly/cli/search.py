@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from ..errors import ParameterError
-from .common import sigterm_as_interrupt
+from .common import FileProgress, sigterm_as_interrupt
 
 EXIT_SKIPPED = 1  # indexing finished, but some files could not be read
 
@@ -90,38 +90,21 @@ def check_output(path: str, protect: list[str]) -> Path:
 
 
 def run_index(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from ..search import default_database, index_folder
 
     db = Path(args.db) if args.db else default_database(args.folder)
     if db.suffix.lower() in (".jpg", ".jpeg", ".png", ".webp", ".gif", ".tif", ".tiff", ".bmp"):
         raise ParameterError(f"--db {db}: looks like an image; the index is an SQLite file (e.g. index.sqlite)")
-    bar = None
-
-    def progress(done: int, total: int) -> None:
-        nonlocal bar
-        if args.quiet:
-            return
-        if bar is None:
-            bar = tqdm(total=total, unit="img", dynamic_ncols=True, file=sys.stderr)
-        bar.update(done - bar.n)
-
-    def warn(message: str) -> None:
-        line = f"painterly: warning: skipped {message}"
-        tqdm.write(line, file=sys.stderr) if bar is not None else print(line, file=sys.stderr)
-
+    progress = FileProgress(args.quiet)
     try:
         with sigterm_as_interrupt():
             report = index_folder(args.folder, db, rebuild=args.rebuild, device=args.device,
-                                  progress=progress, warn=warn)
+                                  progress=progress, warn=progress.warn)
     except KeyboardInterrupt:
-        if bar is not None:
-            bar.close()
+        progress.close()
         print(f"painterly: interrupted; what was indexed is kept in {db}: run again to finish", file=sys.stderr)
         return 130
-    if bar is not None:
-        bar.close()
+    progress.close()
     if not args.quiet:
         print(f"{report.database}: {report.total - len(report.skipped)} images indexed ({len(report.added)} new, "
               f"{len(report.updated)} changed, {len(report.removed)} removed, {report.unchanged} unchanged)",
@@ -191,7 +174,7 @@ def index_libraries(folders: list[str]) -> list[Path]:
 
     done = []
     for folder in folders:
-        report = index_folder(folder, warn=lambda m: print(f"painterly: warning: skipped {m}", file=sys.stderr))
+        report = index_folder(folder, warn=FileProgress(quiet=True).warn)
         print(f"library {folder}: {report.total - len(report.skipped)} images ({len(report.added)} new, "
               f"{len(report.updated)} changed, {len(report.removed)} removed)", file=sys.stderr, flush=True)
         done.append(Path(folder).resolve())

@@ -181,11 +181,10 @@ def create_app(
     app.state.config = config
     app.add_middleware(_Guard, config=config)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    if config.libraries:
-        from .library import library_router
+    from .library import library_router  # /library and /api/library (an empty list without --library)
 
-        app.include_router(library_router(list(config.libraries), max_upload_bytes=config.max_upload_bytes,
-                                          max_pixels=config.max_pixels))
+    app.include_router(library_router(list(config.libraries), max_upload_bytes=config.max_upload_bytes,
+                                      max_pixels=config.max_pixels))
 
     def get_job(job_id: str):
         job = manager.get(job_id)

@@ -495,7 +495,9 @@ async function init() {
 // from the server's library and add it as a style, as if it had been dropped.
 async function styleFromLibrary() {
   fetch("/api/library").then((r) => (r.ok ? r.json() : [])).then((libs) => {
-    if (libs.length) $("library-link").hidden = false;
+    if (!libs.length) return;
+    $("library-link").href = "/library";  // set here: the page's own links are all to /static
+    $("library-link").hidden = false;
   }).catch(() => {});
   const q = new URLSearchParams(location.search);
   if (!q.has("library") || !q.has("style")) return;

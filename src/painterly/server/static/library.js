@@ -85,6 +85,9 @@ function showMap() {
 
 async function init() {
   const libraries = await getJSON("/api/library");
+  if (!libraries.length) {
+    return showMessage("No library here: start the server with `painterly serve --library DIR` to search a folder.");
+  }
   const select = $("library-select");
   for (const lib of libraries) {
     const o = document.createElement("option");
