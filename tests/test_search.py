@@ -357,3 +357,18 @@ def test_cli_tags_and_words_json(cat_path, capsys):
     words = json.loads(out)
     assert code == 0 and len(words) == 4 and "lion" not in [w["word"] for w in words]
     assert [w["score"] for w in words] == sorted((w["score"] for w in words), reverse=True)
+
+
+def test_load_image_at_least_decodes_large_jpegs_smaller_but_never_below(tmp_path):
+    from painterly.io import load_image, resize_long_side, resize_to
+
+    path = tmp_path / "big.jpg"
+    Image.open(EXAMPLES / "figures.jpg").save(path, quality=95)  # 1024x683
+    full = load_image(path)
+    reduced = load_image(path, at_least=224)
+    assert tuple(reduced.shape[-2:]) == (171, 256)  # libjpeg's 1/4 scale: the smallest still >= 224
+    assert tuple(load_image(path, at_least=2000).shape[-2:]) == tuple(full.shape[-2:])
+    # What the index sees is the same picture either way.
+    a = resize_long_side(full, 224)
+    b = resize_to(reduced, tuple(a.shape[-2:]))
+    assert float((a - b).abs().mean()) < 0.02
