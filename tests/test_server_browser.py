@@ -59,12 +59,10 @@ def browser():
         b.close()
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    results = tmp_path_factory.mktemp("results")
+def start_server(*args: str) -> tuple[subprocess.Popen, str]:
+    """`painterly serve` on a free port: the process and the URL it printed."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "painterly", "serve", "--port", "0", "--device", "cpu",
-         "--preview-interval", "0.1", "--results-dir", str(results)],
+        [sys.executable, "-m", "painterly", "serve", "--port", "0", "--device", "cpu", *args],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     line = proc.stdout.readline()
@@ -72,10 +70,23 @@ def server(tmp_path_factory):
     if not match:
         proc.kill()
         raise AssertionError(f"server did not start: {line}{proc.stderr.read()}")
-    yield match.group(0)
+    return proc, match.group(0)
+
+
+def stop_server(proc: subprocess.Popen) -> str:
+    """Ctrl-C, as a person would; returns what the server wrote on stderr (never a traceback)."""
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=30)
     assert "Traceback" not in err, err
+    return err
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    results = tmp_path_factory.mktemp("results")
+    proc, url = start_server("--preview-interval", "0.1", "--results-dir", str(results))
+    yield url
+    stop_server(proc)
 
 
 RECORD_PREVIEWS = """() => {

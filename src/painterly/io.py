@@ -85,9 +85,16 @@ def read_image(path: PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image
     return _array_to_pil(_decode(_file_source(path), max_pixels))
 
 
-def load_image(path: PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> torch.Tensor:
-    """Read an image file as a (1, 3, H, W) float32 sRGB tensor in [0, 1]."""
-    return _array_to_tensor(_decode(_file_source(path), max_pixels))
+def load_image(
+    path: PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS, at_least: int | None = None
+) -> torch.Tensor:
+    """Read an image file as a (1, 3, H, W) float32 sRGB tensor in [0, 1].
+
+    ``at_least``: the caller will shrink the image to this long side anyway, so a JPEG may be
+    decoded at 1/2, 1/4 or 1/8 scale (libjpeg's DCT scaling) as long as its long side stays at
+    least this big; several times faster for large photos (the search index uses it).
+    """
+    return _array_to_tensor(_decode(_file_source(path), max_pixels, at_least))
 
 
 def image_from_bytes(
@@ -136,7 +143,7 @@ def _file_source(path: PathLike) -> _Source:
     return _Source(name, path=os.fspath(path))
 
 
-def _decode(src: _Source, max_pixels: int) -> np.ndarray:
+def _decode(src: _Source, max_pixels: int, at_least: int | None = None) -> np.ndarray:
     """Decode the first frame into an upright (H, W, 3) float32 sRGB array in [0, 1]."""
     with warnings.catch_warnings():
         # Library code must not print: Pillow warns (e.g. DecompressionBombWarning, bad EXIF)
@@ -150,6 +157,8 @@ def _decode(src: _Source, max_pixels: int) -> np.ndarray:
         with fp, _open_lazily(fp, src.name) as img:
             _check_size(img, src.name, max_pixels)
             try:
+                if at_least is not None and img.format in ("JPEG", "MPO"):
+                    _draft(img, at_least)
                 arr = _read_high_precision(img, src)
                 if arr is None:
                     img.load()
@@ -160,6 +169,14 @@ def _decode(src: _Source, max_pixels: int) -> np.ndarray:
                 kind = "file is truncated or corrupt" if corrupt else "could not decode image"
                 raise ImageError(f"{src.name}: {kind} ({_detail(e)})") from e
     return _apply_orientation(arr, orientation)
+
+
+def _draft(img: Image.Image, at_least: int) -> None:
+    """Let libjpeg decode at the smallest 1/2^k scale whose long side is still >= at_least."""
+    width, height = img.size
+    scale = at_least / max(width, height)
+    if scale < 1:
+        img.draft(img.mode, (max(1, int(np.ceil(width * scale))), max(1, int(np.ceil(height * scale)))))
 
 
 def _open_lazily(fp: BinaryIO, name: str) -> Image.Image:

@@ -14,10 +14,12 @@ from .. import __version__
 from ..allocator import tune_malloc
 from ..errors import PainterlyError
 from . import explain, fast, models, serve, stylize
+from . import search, tags
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 COMMANDS = [stylize, fast, models, serve, explain]
+COMMANDS += [search, tags]  # index, search, map; tags, words
 
 
 def main(argv: Sequence[str] | None = None) -> int:

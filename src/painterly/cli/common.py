@@ -83,6 +83,35 @@ class ProgressBar:
             self.bar.close()
 
 
+class FileProgress:
+    """A bar over the files of a folder (made on the first file, so an early error is not preceded
+    by an empty bar) and one warning line per skipped file, printed above it."""
+
+    def __init__(self, quiet: bool = False) -> None:
+        self.quiet = quiet
+        self.bar = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.quiet:
+            return
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit="img", dynamic_ncols=True, file=sys.stderr)
+        self.bar.update(done - self.bar.n)
+
+    def warn(self, message: str) -> None:
+        line = f"painterly: warning: skipped {message}"
+        if self.bar is not None:
+            self.bar.write(line, file=sys.stderr)
+        else:
+            print(line, file=sys.stderr)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
 @contextlib.contextmanager
 def sigterm_as_interrupt() -> Iterator[None]:
     """SIGTERM ends a run like Ctrl-C does: the engine stops and the best image so far is kept."""

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..explain.defaults import DREAM, DREAM_LAYER, INVERT, UNITS, UNITS_LAYER
 from ..params import DEVICES
-from .common import ProgressBar, sigterm_as_interrupt
+from .common import FileProgress, ProgressBar, sigterm_as_interrupt
 
 
 class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -143,8 +143,6 @@ def _default_layer(layer: str | None, model: str, table: dict[str, str]) -> str:
 
 
 def run_units(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from ..explain import top_patches
     from ..explain.sheet import check_display_size
     from ..explain.units import parse_units
@@ -154,30 +152,16 @@ def run_units(args: argparse.Namespace) -> int:
     check_output_path(output)
     check_display_size(args.tile, "--tile")  # before the folder is read, not after
     units = parse_units(args.units) if args.units else args.num_units
-    bar = None  # made on the first image, so an early error is not preceded by an empty bar
-
-    def progress(done: int, total: int) -> None:
-        nonlocal bar
-        if args.quiet:
-            return
-        if bar is None:
-            bar = tqdm(total=total, unit="img", dynamic_ncols=True, file=sys.stderr)
-        bar.update(done - bar.n)
-
-    def warn(message: str) -> None:  # one line per skipped file, above the bar
-        line = f"painterly: warning: skipped {message}"
-        tqdm.write(line, file=sys.stderr) if bar is not None else print(line, file=sys.stderr)
-
+    progress = FileProgress(args.quiet)
     try:
         with sigterm_as_interrupt():
             result = top_patches(
                 args.images, _default_layer(args.layer, args.model, UNITS_LAYER), model=args.model,
                 units=units, k=args.top, size=args.size, batch_size=args.batch_size,
-                device=args.device, progress=progress, warn=warn,
+                device=args.device, progress=progress, warn=progress.warn,
             )
     finally:
-        if bar is not None:
-            bar.close()
+        progress.close()
     save_image(result.sheet(tile=args.tile), output)
     if args.metadata:
         _write_metadata(result, Path(args.metadata))

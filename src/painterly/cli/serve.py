@@ -44,6 +44,9 @@ def register(subparsers) -> None:
     parser.add_argument("--preview-interval", type=float, default=0.5, metavar="SECONDS",
                         help="time between two preview images of a running job")
     parser.add_argument("--open", action="store_true", help="open the page in the default web browser")
+    parser.add_argument("--library", action="append", default=[], metavar="DIR",
+                        help="serve the Library page (/library) over this folder of images, indexed at start "
+                        "(repeatable); pages can search only these folders")
     parser.set_defaults(handler=run)
 
 
@@ -55,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
     from ..server.app import ServerConfig, create_app
     from ..server.jobs import Settings
     from ..server.schema import Limits
+    from .search import index_libraries
 
     devices = tuple(getattr(args, "device", None) or ["auto"])
     for d in devices:
@@ -85,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
         max_pixels=int(args.max_megapixels * 1e6),
         # On loopback, refuse other Host names: a web page elsewhere cannot reach in by DNS rebinding.
         allowed_hosts=(*LOOPBACK_NAMES, args.host) if loopback else None,
+        libraries=tuple(index_libraries(args.library)),
     )
     sock = _listen(args.host, args.port)
     port = sock.getsockname()[1]

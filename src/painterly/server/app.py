@@ -58,6 +58,7 @@ class ServerConfig:
     max_pixels: int = 30_000_000  # per image, checked on the header before decoding
     allowed_hosts: tuple[str, ...] | None = None  # Host headers accepted (None: any); see the CLI
     decode_concurrency: int = 2  # decoded photos are large float arrays: bound how many at once
+    libraries: tuple[Path, ...] = ()  # indexed folders for the Library page (`serve --library DIR`)
 
 
 class _TooLarge(StarletteHTTPException):
@@ -180,6 +181,10 @@ def create_app(
     app.state.config = config
     app.add_middleware(_Guard, config=config)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    from .library import library_router  # /library and /api/library (an empty list without --library)
+
+    app.include_router(library_router(list(config.libraries), max_upload_bytes=config.max_upload_bytes,
+                                      max_pixels=config.max_pixels))
 
     def get_job(job_id: str):
         job = manager.get(job_id)

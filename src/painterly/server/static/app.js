@@ -487,7 +487,25 @@ async function init() {
   drawPlot();
   refreshServerState();
   setInterval(refreshServerState, 5000);
+  await styleFromLibrary();
   document.body.dataset.ready = "true";
+}
+
+// "Use as style" on the Library page links here with ?library=N&style=KEY: fetch that picture
+// from the server's library and add it as a style, as if it had been dropped.
+async function styleFromLibrary() {
+  fetch("/api/library").then((r) => (r.ok ? r.json() : [])).then((libs) => {
+    if (!libs.length) return;
+    $("library-link").href = "/library";  // set here: the page's own links are all to /static
+    $("library-link").hidden = false;
+  }).catch(() => {});
+  const q = new URLSearchParams(location.search);
+  if (!q.has("library") || !q.has("style")) return;
+  const key = q.get("style");
+  const r = await fetch(`/api/library/${encodeURIComponent(q.get("library"))}/file?key=${encodeURIComponent(key)}`);
+  if (!r.ok) return showMessage(`Could not load ${key} from the library.`);
+  const blob = await r.blob();
+  addStyles([new File([blob], key.split("/").pop(), { type: blob.type })]);
 }
 
 init().catch((err) => showMessage("Could not load the settings from the server: " + err.message));
