@@ -56,8 +56,8 @@ class StyleParams:
     optimizer: str = option("lbfgs", "lbfgs (best quality per step) or adam", choices=("lbfgs", "adam"))
     learning_rate: float | None = option(None, "step size; default 1.0 for lbfgs, 0.02 for adam", minimum=0.0)
     content_weight: float = option(1.0, "weight of the content loss", minimum=0.0)
-    style_weight: float = option(10.0, "weight of the style loss", minimum=0.0)
-    tv_weight: float = option(2.0, "weight of the total-variation smoothness term", minimum=0.0)
+    style_weight: float = option(30.0, "weight of the style loss", minimum=0.0)
+    tv_weight: float = option(0.0, "weight of the total-variation smoothness term", minimum=0.0)
     color_weight: float = option(10.0, "weight of matching the style's palette (mean and covariance of its colours)", minimum=0.0)
     color_statistic: str = option(
         "histogram", "what the palette term matches: histogram (the whole distribution of the style's colours) "
