@@ -13,11 +13,11 @@ from collections.abc import Sequence
 from .. import __version__
 from ..allocator import tune_malloc
 from ..errors import PainterlyError
-from . import explain, fast, models, serve, stylize
+from . import batch, explain, fast, models, serve, stylize
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
-COMMANDS = [stylize, fast, models, serve, explain]
+COMMANDS = [stylize, fast, models, serve, explain, batch]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
