@@ -101,15 +101,24 @@ def _jobs(args: argparse.Namespace):
 
 
 def _check_outputs(jobs, folder: Path) -> None:
-    """Before any work: the folder is a folder, no picture would overwrite an input."""
+    """Before any work: the folder is a folder, no picture would overwrite an input or a file
+    that an earlier batch in this folder did not paint."""
+    from ..batch.database import DB_NAME, open_table
     from ..errors import ParameterError
     from ..io import check_output_path
 
     if folder.exists() and not folder.is_dir():
         raise ParameterError(f"output: {folder} is a file; give a folder")
     inputs = {p for job in jobs for p in job.input_files()}
+    ours: set[str] = set()
+    if (folder / DB_NAME).is_file():
+        table = open_table(folder, readonly=True)
+        ours = {row.name for row in table.rows()}
+        table.close()
     for job in jobs:
         check_output_path(folder / job.name, protect=inputs)
+        if job.name not in ours and (folder / job.name).exists():
+            raise ParameterError(f"output {folder / job.name}: exists and was not painted by a batch here; move it or choose another folder")
 
 
 def _executor_args(args: argparse.Namespace) -> dict:
@@ -152,7 +161,7 @@ def _paint(plan, table, folder: Path, executor_options: dict, args: argparse.Nam
         return _exit_code(table, plan)
     start = time.perf_counter()
     bar = None if args.quiet else _bar(len(plan.todo))
-    write = bar.write if bar else say
+    write = (lambda text: bar.write(text, file=sys.stderr)) if bar else say
 
     def on_event(event) -> None:
         if event.kind == "failed":
