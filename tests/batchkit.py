@@ -17,7 +17,7 @@ from imagegen import photo, stripes
 
 # Tiny jobs: 64 px, one pyramid level, a few steps.
 TINY = ["--size", "64", "--pyramid-start", "0", "--iterations", "3", "--device", "cpu"]
-SLOW_ITERATIONS = 400  # the job a test kills its worker in: seconds long even on a quiet machine
+SLOW_ITERATIONS = 150  # the job a test kills its worker in: a few seconds long even on a quiet machine
 DB = "painterly-batch.sqlite"
 
 
