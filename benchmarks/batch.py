@@ -104,8 +104,9 @@ def worker_seconds(out: Path) -> list[float]:
         return [r[0] for r in db.execute("SELECT seconds FROM jobs WHERE state = 'done'")]
 
 
-def driver_cost(picture: Path, jobs: int = 200) -> float:
-    """Seconds of driver work per job: read the inputs, save + hash the picture, one transaction."""
+def driver_cost(picture: Path, jobs: int = 200) -> tuple[float, float]:
+    """Seconds of driver work per job: all of it (read the inputs, save + hash the picture, the
+    table's two transactions), and the table's transactions alone."""
     sys.path.insert(0, str(ROOT / "src"))
     from painterly.batch.database import open_table
     from painterly.batch.jobs import Defaults, grid
@@ -129,7 +130,29 @@ def driver_cost(picture: Path, jobs: int = 200) -> float:
             table.claim(spec.name, "bench")
             save_bytes(data, folder / "out" / spec.name)
             table.finish(spec.name, hashlib.sha256(data).hexdigest(), 1.0, "bench")
-        return (time.perf_counter() - start) / jobs
+        total = (time.perf_counter() - start) / jobs
+        start = time.perf_counter()
+        for spec in specs:
+            table.claim(spec.name, "bench")
+            table.finish(spec.name, "0", 1.0, "bench")
+        return total, (time.perf_counter() - start) / jobs
+
+
+def scaling(job_seconds: float, slots: int, driver_seconds: float, db_seconds: float, job_bytes: float,
+            link_bytes_per_s: float = 125e6) -> list[tuple[int, float, str]]:
+    """Pictures per minute on N nodes of ``slots`` workers: the least of what the workers paint,
+    what the driver can write, and what its network link can carry (1 Gbit/s by default)."""
+    rows = []
+    for nodes in (1, 4, 16, 64, 256, 1024):
+        bounds = {
+            "workers": nodes * slots / job_seconds,
+            "driver": 1 / driver_seconds,
+            "database": 1 / db_seconds,
+            "driver's link": link_bytes_per_s / job_bytes,
+        }
+        limit = min(bounds, key=bounds.get)
+        rows.append((nodes, bounds[limit] * 60, limit))
+    return rows
 
 
 def main() -> None:
@@ -157,7 +180,7 @@ def main() -> None:
                     row["picture bytes"] = sum(p.stat().st_size for p in out.glob("*.png")) / len(CONTENTS)
                 print(size, json.dumps(row), flush=True)
             picture = next((Path(tmp) / f"loop{max(args.sizes)}").glob("*.png"))
-            driver = driver_cost(picture)
+            driver, db = driver_cost(picture)
     finally:
         if head:
             head.stop()
@@ -172,7 +195,13 @@ def main() -> None:
             print(f"  ray wall / local wall: {row[f'ray {n}x1'] / row[f'local {n}x1']:.3f}; "
                   f"worker s/job ray {row['ray worker seconds/job']:.2f} local {row['local worker seconds/job']:.2f}; "
                   f"picture {row['picture bytes'] / 1e3:.0f} kB")
-    print(f"driver work per job: {driver * 1e3:.1f} ms; inputs sent per job: {inputs / 1e3:.0f} kB")
+    print(f"driver work per job: {driver * 1e3:.1f} ms (table alone {db * 1e3:.1f} ms); inputs sent per job: {inputs / 1e3:.0f} kB")
+    big = results[str(max(args.sizes))]
+    if "ray worker seconds/job" in big:
+        per_job = big["ray worker seconds/job"]
+        print(f"\nmodel at {max(args.sizes)} px ({per_job:.1f} s per picture per 1-thread worker, {n} workers per node):")
+        for nodes, per_minute, limit in scaling(per_job, n, driver, db, inputs + big["picture bytes"]):
+            print(f"  {nodes:5d} nodes: {per_minute:10.0f} pictures/min, bound by the {limit}")
 
 
 if __name__ == "__main__":

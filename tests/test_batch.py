@@ -8,22 +8,37 @@ import signal
 import sqlite3
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from batchkit import (
+    DB,
+    SLOW_ITERATIONS,
+    TINY,
+    assert_complete,
+    jobs,
+    kill_worker_of,
+    make_inputs,
+    start,
+    wait_for,
+    write_manifest,
+)
+from imagegen import make_hostile, photo
 from PIL import Image
 
 from painterly.batch.database import open_table
-from painterly.batch.jobs import Defaults, JobSpec, expand_styles, fingerprint, grid, hash_files
+from painterly.batch.jobs import (
+    Defaults,
+    JobSpec,
+    expand_styles,
+    fingerprint,
+    grid,
+    hash_files,
+)
 from painterly.batch.manifest import read_manifest
 from painterly.cli import main
 from painterly.errors import ParameterError
 from painterly.fast.settings import ApplySettings
 from painterly.params import StyleParams
-
-from batchkit import (DB, SLOW_ITERATIONS, TINY, assert_complete, jobs, kill_worker_of, make_inputs, start,
-                      wait_for, write_manifest)
-from imagegen import make_hostile, photo
 
 DEFAULTS = Defaults(StyleParams(size=64), ApplySettings(size=64))
 
@@ -117,7 +132,7 @@ def test_bad_options_exit_2_before_any_work(tmp_path, capsys, args, message):
 
 
 def test_an_output_that_is_an_input_or_a_file_is_refused(tmp_path, capsys):
-    photos, paintings = make_inputs(tmp_path)
+    photos, _ = make_inputs(tmp_path)
     before = {p.name: p.read_bytes() for p in photos.iterdir()}
     for output, message in (("p0.png", "refusing to overwrite the input image"), ("p1.png", "exists and was not painted by a batch here")):
         manifest = write_manifest(tmp_path / "jobs.jsonl", [{"content": "photos/p0.png", "style": "starry-night", "output": output}])
@@ -132,7 +147,7 @@ def test_an_output_that_is_an_input_or_a_file_is_refused(tmp_path, capsys):
 
 
 def test_job_table_is_a_wal_sqlite_file_and_a_changed_job_starts_over(tmp_path):
-    photos, paintings = make_inputs(tmp_path, photos=1)
+    photos, _ = make_inputs(tmp_path, photos=1)
     job = grid([photos / "p0.png"], ["starry-night"], DEFAULTS)[0]
     table = open_table(tmp_path)
     table.sync([job], {job.name: "fp1"})
@@ -206,7 +221,7 @@ def test_status_reports_counts_and_failures(tmp_path, capsys):
 
 def test_ray_is_not_imported_by_a_local_batch():
     code = "import sys, painterly.cli.batch, painterly.batch.runner, painterly.batch.local; print('ray' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
 
 
 def test_a_killed_worker_has_its_job_retried_and_every_picture_is_written_once(tmp_path):

@@ -17,8 +17,17 @@ from pathlib import Path
 
 import pytest
 import ray  # noqa: F401 - the test extra installs it; these tests are the reason
-
-from batchkit import SLOW_ITERATIONS, TINY, assert_complete, jobs, kill_worker_of, make_inputs, start, wait_for, write_manifest
+from batchkit import (
+    SLOW_ITERATIONS,
+    TINY,
+    assert_complete,
+    jobs,
+    kill_worker_of,
+    make_inputs,
+    start,
+    wait_for,
+    write_manifest,
+)
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 

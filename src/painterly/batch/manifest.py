@@ -19,7 +19,7 @@ from typing import Any
 
 from ..errors import ParameterError
 from ..params import field_type
-from .jobs import Defaults, JobSpec, check_plan, job_settings, style_kind, _stem
+from .jobs import Defaults, JobSpec, _stem, check_plan, job_settings, style_kind
 
 RESERVED = ("content", "style", "styles", "output")
 STYLE_SEPARATOR = ";"

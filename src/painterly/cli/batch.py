@@ -225,7 +225,7 @@ def _print_summary(table, plan, folder: Path, seconds: float, summary) -> None:
 
 
 def _duration(seconds: float) -> str:
-    minutes, secs = divmod(int(round(seconds)), 60)
+    minutes, secs = divmod(round(seconds), 60)
     return f"{minutes} min {secs} s" if minutes else f"{seconds:.1f} s"
 
 
