@@ -21,6 +21,7 @@ STOP = None  # sent instead of a task: the worker exits
 
 def _worker_main(conn: Connection, threads: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent()
     from ..allocator import tune_malloc
 
     tune_malloc()  # same reason as in the CLI: the optimisation loop reuses its few-MB buffers
@@ -34,7 +35,21 @@ def _worker_main(conn: Connection, threads: int) -> None:
             return
         if task is STOP:
             return
-        conn.send(run_task(painter, task, label))
+        result = run_task(painter, task, label)
+        try:
+            conn.send(result)
+        except OSError:  # the driver is gone
+            return
+
+
+def _die_with_parent() -> None:
+    """Linux: end this worker when the driver dies (even by SIGKILL), not after its current job."""
+    import ctypes
+
+    try:
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # not Linux: the worker stops at its next read from the closed pipe
 
 
 class _Slot:
