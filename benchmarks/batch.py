@@ -122,6 +122,7 @@ def driver_cost(picture: Path, jobs: int = 200) -> tuple[float, float]:
             contents.append(folder / f"c{i}.jpg")
             shutil.copy(EXAMPLES / "figures.jpg", contents[-1])
         specs = grid(contents, [str(STYLE)], Defaults(StyleParams(), ApplySettings()))
+        (folder / "out").mkdir()
         table = open_table(folder / "out")
         table.sync(specs, {s.name: str(i) for i, s in enumerate(specs)})
         start = time.perf_counter()

@@ -10,6 +10,8 @@ whichever actor is free next. The driver alone writes pictures and the job table
 from __future__ import annotations
 
 import os
+import signal
+import threading
 
 import ray
 from ray.exceptions import GetTimeoutError, RayError
@@ -44,11 +46,17 @@ def connect(address: str) -> None:
     """Join the running cluster at ``address`` (``auto``: the one started on this machine)."""
     if ray.is_initialized():
         return
+    on_sigterm = signal.getsignal(signal.SIGTERM)
     try:
         ray.init(address=address, log_to_driver=False, configure_logging=False)
     except (ConnectionError, RuntimeError, ValueError, OSError) as err:
         first = " ".join(str(err).split())[:200]
         raise PainterlyError(f"ray: cannot join a Ray cluster at {address!r} ({first}); start one with `ray start --head`") from None
+    finally:
+        # ray.init makes SIGTERM exit the process at once; the caller's handler stops the batch
+        # cleanly instead (jobs in flight go back to pending).
+        if on_sigterm is not None and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, on_sigterm)
 
 
 class _Slot:
