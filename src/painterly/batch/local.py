@@ -133,10 +133,11 @@ class LocalExecutor:
 
 
 def default_shape(cores: int) -> tuple[int, int]:
-    """(workers, threads) when the user gives neither: one single-threaded worker per core.
+    """(workers, threads) when the user gives neither: one worker using every core.
 
-    Measured with benchmarks/batch.py (docs/batch.md): on 2 cores, 2 workers x 1 thread painted
-    more pictures per minute than 1 worker x 2 threads, because one picture's small tensors keep
-    two threads busy less than half the time while two pictures keep two cores busy.
+    Measured with benchmarks/batch.py (docs/batch.md; 2 cores, four pictures per run): one
+    2-thread worker finished before two 1-thread workers at 256 px (126 s against 185 s) and at
+    512 px (162 s against 372 s). The machine was shared and busy, so the margin is not precise,
+    but the order held at both sizes; two workers also pay for two start-ups and two models.
     """
-    return max(1, cores), 1
+    return 1, max(1, cores)

@@ -39,7 +39,7 @@ def register(subparsers) -> None:
     parser.add_argument("--manifest", metavar="FILE", help="jobs as CSV or JSON lines: content, style, output, settings")
     parser.add_argument("-o", "--output", metavar="OUTDIR", help="folder for the pictures and the job table")
     parser.add_argument("--format", default=".png", choices=FORMATS, help="file type of the pictures")
-    parser.add_argument("--workers", type=int, help="worker processes (local) or actors (Ray); default: see docs/batch.md")
+    parser.add_argument("--workers", type=int, help="worker processes (local; default 1, using every core) or actors (Ray; default: as many as fit)")
     parser.add_argument("--threads", type=int, help="torch threads per local worker (default: cores / workers)")
     parser.add_argument("--retries", type=int, default=2, help="more attempts for a job whose worker died or crashed")
     parser.add_argument("--ray", metavar="ADDRESS", help="run on a Ray cluster: auto (started on this machine) or HOST:PORT")
