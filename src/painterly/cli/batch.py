@@ -130,8 +130,6 @@ def _executor_args(args: argparse.Namespace) -> dict:
             raise ParameterError(f"{name}: {value} is below the minimum {minimum}")
     if not args.ray_cpus_per_worker > 0 or not args.ray_gpus_per_worker >= 0:
         raise ParameterError("ray_cpus_per_worker, ray_gpus_per_worker: give more than 0 CPUs and 0 or more GPUs")
-    if args.ray is None and args.threads is None and args.workers is not None:
-        args.threads = max(1, _cores() // args.workers)
     return {"ray": args.ray, "workers": args.workers, "threads": args.threads,
             "cpus": args.ray_cpus_per_worker, "gpus": args.ray_gpus_per_worker}
 
@@ -141,8 +139,11 @@ def _executor(options: dict):
     from ..errors import PainterlyError
 
     if options["ray"] is None:
-        workers, threads = default_shape(_cores()) if options["workers"] is None else (options["workers"], options["threads"])
-        return LocalExecutor(workers, threads)
+        workers, threads = options["workers"], options["threads"]
+        if workers is None and threads is None:
+            workers, threads = default_shape(_cores())
+        # One of them given: the other shares out the cores.
+        return LocalExecutor(workers or max(1, _cores() // threads), threads or max(1, _cores() // workers))
     try:
         from ..batch.ray_executor import RayExecutor
     except ImportError:
