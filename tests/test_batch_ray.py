@@ -1,7 +1,8 @@
 """`painterly batch --ray` on a real single-node Ray cluster bound to 127.0.0.1 only.
 
-The cluster is started as docs/batch.md says (`ray start --head --block`, in a session of its
-own, stopped by signalling that one process at the end). Nothing is mocked: actors are killed
+The cluster is started with docs/batch.md's laptop commands plus `--block` (in a session of its
+own, so that signalling that one process stops it at the end: `ray stop` would stop every Ray
+process of the user on the machine). Nothing is mocked: actors are killed
 with SIGKILL and the driver with SIGINT, as in the local executor's tests.
 """
 
