@@ -16,19 +16,9 @@ import tempfile
 import time
 from pathlib import Path
 
+import batchkit as kit
 import pytest
 import ray  # noqa: F401 - the test extra installs it; these tests are the reason
-from batchkit import (
-    SLOW_ITERATIONS,
-    TINY,
-    assert_complete,
-    jobs,
-    kill_worker_of,
-    make_inputs,
-    start,
-    wait_for,
-    write_manifest,
-)
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
@@ -117,19 +107,19 @@ LOOPBACK = {"0100007F", "0000000000000000FFFF00000100007F"}  # 127.0.0.1 as IPv4
 
 def test_ray_batch_survives_a_killed_actor_and_writes_every_picture_once(tmp_path, ray_head):
     address, env = ray_head
-    make_inputs(tmp_path, photos=3)
+    kit.make_inputs(tmp_path, photos=3)
     rows = [{"content": f"photos/p{i}.png", "style": "paintings/stripes.png"} for i in range(3)]
-    rows[0].update(size=96, iterations=SLOW_ITERATIONS)
+    rows[0].update(size=96, iterations=kit.SLOW_ITERATIONS)
     rows.append({"content": "photos/p1.png", "style": "great-wave"})
-    manifest = write_manifest(tmp_path / "jobs.jsonl", rows)
+    manifest = kit.write_manifest(tmp_path / "jobs.jsonl", rows)
     out = tmp_path / "out"
-    proc = start("--manifest", manifest, "-o", out, "--ray", address, *TINY, env=env)
-    killed = kill_worker_of(out, "p0__stripes.png", proc)
+    proc = kit.start("--manifest", manifest, "-o", out, "--ray", address, *kit.TINY, env=env)
+    killed = kit.kill_worker_of(out, "p0__stripes.png", proc)
     _, err = proc.communicate(timeout=600)
     assert proc.returncode == 0, err
     assert "retrying p0__stripes.png: worker ray:127.0.0.1:" in err
     names = {f"p{i}__stripes.png" for i in range(3)} | {"p1__great-wave.png"}
-    table = assert_complete(out, names, {"p0__stripes.png": (96, 64)})
+    table = kit.assert_complete(out, names, {"p0__stripes.png": (96, 64)})
     assert table["p0__stripes.png"]["attempts"] == 2
     workers = {table[n]["worker"] for n in names}
     assert all(w.startswith("ray:127.0.0.1:") for w in workers)
@@ -139,25 +129,25 @@ def test_ray_batch_survives_a_killed_actor_and_writes_every_picture_once(tmp_pat
 
 def test_ray_batch_stopped_by_sigterm_then_resumed_redoes_nothing(tmp_path, ray_head):
     address, env = ray_head
-    make_inputs(tmp_path, photos=3)
+    kit.make_inputs(tmp_path, photos=3)
     rows = [{"content": f"photos/p{i}.png", "style": "paintings/stripes.png"} for i in range(3)]
-    rows[2].update(size=96, iterations=SLOW_ITERATIONS)
-    manifest = write_manifest(tmp_path / "jobs.jsonl", rows)
+    rows[2].update(size=96, iterations=kit.SLOW_ITERATIONS)
+    manifest = kit.write_manifest(tmp_path / "jobs.jsonl", rows)
     out = tmp_path / "out"
-    args = ("--manifest", manifest, "-o", out, "--ray", address, "--workers", "1", *TINY)
-    proc = start(*args, env=env)
-    wait_for(lambda: jobs(out).get("p2__stripes.png", {}).get("state") == "running", proc)
+    args = ("--manifest", manifest, "-o", out, "--ray", address, "--workers", "1", *kit.TINY)
+    proc = kit.start(*args, env=env)
+    kit.wait_for(lambda: kit.jobs(out).get("p2__stripes.png", {}).get("state") == "running", proc)
     proc.send_signal(signal.SIGTERM)  # as `kill` or a scheduler stops it (ray.init had replaced the handler)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     assert "interrupted: 2 of 3 pictures done; run the same command again to continue" in err
-    before = jobs(out)
+    before = kit.jobs(out)
     assert [before[f"p{i}__stripes.png"]["state"] for i in range(3)] == ["done", "done", "pending"]
     assert not (out / "p2__stripes.png").exists()
 
-    proc = start(*args, env=env)
+    proc = kit.start(*args, env=env)
     _, err = proc.communicate(timeout=600)
     assert proc.returncode == 0, err
-    after = assert_complete(out, {f"p{i}__stripes.png" for i in range(3)})
+    after = kit.assert_complete(out, {f"p{i}__stripes.png" for i in range(3)})
     for i in range(2):
         assert after[f"p{i}__stripes.png"]["finished_at"] == before[f"p{i}__stripes.png"]["finished_at"]
