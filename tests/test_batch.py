@@ -5,6 +5,7 @@ Real worker processes, a real SQLite file; tiny jobs (64 px, a few steps) so eac
 
 import hashlib
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -266,3 +267,15 @@ def test_ctrl_c_stops_the_driver_cleanly_and_the_rerun_redoes_nothing(tmp_path):
     for i in range(3):
         assert after[f"p{i}__stripes.png"]["finished_at"] == before[f"p{i}__stripes.png"]["finished_at"]
     assert after["p3__stripes.png"]["attempts"] == 1
+
+
+def test_a_ray_address_where_nothing_listens_is_one_line_and_exit_2(tmp_path, capsys):
+    photos, _ = make_inputs(tmp_path, photos=1)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens there
+    code, _, err = run(["batch", "--contents", photos, "--styles", "great-wave", "-o", tmp_path / "out",
+                        "--ray", f"127.0.0.1:{port}", "-q"], capsys)
+    assert code == 2 and f"ray: nothing answers at 127.0.0.1:{port}" in err, err
+    assert len(err.strip().splitlines()) == 1
+

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import threading
 
 import ray
@@ -46,6 +47,8 @@ def connect(address: str) -> None:
     """Join the running cluster at ``address`` (``auto``: the one started on this machine)."""
     if ray.is_initialized():
         return
+    if address != "auto":
+        _check_reachable(address)
     on_sigterm = signal.getsignal(signal.SIGTERM)
     try:
         ray.init(address=address, log_to_driver=False, configure_logging=False)
@@ -57,6 +60,17 @@ def connect(address: str) -> None:
         # cleanly instead (jobs in flight go back to pending).
         if on_sigterm is not None and threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, on_sigterm)
+
+
+def _check_reachable(address: str) -> None:
+    """Fail in seconds, not after Ray's minutes of reconnecting, when nothing listens there."""
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise PainterlyError(f"ray: {address!r} is not auto or HOST:PORT")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=10).close()
+    except OSError as err:
+        raise PainterlyError(f"ray: nothing answers at {address} ({err.strerror or type(err).__name__}); is the head started?") from None
 
 
 class _Slot:
