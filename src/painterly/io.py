@@ -34,6 +34,7 @@ from .errors import ImageError, ParameterError
 __all__ = [
     "DEFAULT_MAX_PIXELS",
     "SUPPORTED_OUTPUT_SUFFIXES",
+    "encode_image",
     "image_from_bytes",
     "load_image",
     "read_image",
@@ -460,6 +461,18 @@ def save_image(
     _prepare_directory(target, name)
     _write_atomically(target, name, lambda f: _ENCODERS[fmt](f, pixels, quality))
     return target
+
+
+def encode_image(t: torch.Tensor, suffix: str, *, bit_depth: int | None = None, quality: int = 95) -> bytes:
+    """The bytes :func:`save_image` would write to a file ending in ``suffix`` (e.g. ``.png``).
+
+    For workers that send pictures over a network: the receiver writes them with :func:`save_bytes`.
+    """
+    fmt, bits = check_output_path(Path("image" + suffix), bit_depth=bit_depth, quality=quality)
+    pixels = _quantise(t, bits)
+    buffer = io.BytesIO()
+    _ENCODERS[fmt](buffer, pixels, quality)
+    return buffer.getvalue()
 
 
 def save_bytes(data: bytes, path: PathLike, *, protect: Iterable[PathLike] = ()) -> Path:

@@ -7,6 +7,8 @@ so each default and help text lives here and nowhere else.
 from __future__ import annotations
 
 import dataclasses
+import types
+import typing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -161,3 +163,12 @@ def parse_layer_spec(spec: str, field_name: str = "layers") -> dict[str, float]:
 def layers_or_default(spec: str | None, default: dict[str, float], field_name: str) -> dict[str, float]:
     """The layers a user named, or the backbone's defaults when they named none."""
     return parse_layer_spec(spec, field_name) if spec else dict(default)
+
+
+def field_type(hint: Any) -> tuple[type, bool]:
+    """The type of a settings field's values: int | None -> (int, False); list[float] | None -> (float, True)."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        hint = [a for a in typing.get_args(hint) if a is not type(None)][0]
+    if typing.get_origin(hint) is list:
+        return typing.get_args(hint)[0], True
+    return hint, False

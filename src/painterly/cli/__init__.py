@@ -13,13 +13,12 @@ from collections.abc import Sequence
 from .. import __version__
 from ..allocator import tune_malloc
 from ..errors import PainterlyError
-from . import explain, fast, models, serve, stylize
-from . import search, tags
+from . import batch, explain, fast, models, search, serve, stylize, tags
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
-COMMANDS = [stylize, fast, models, serve, explain]
-COMMANDS += [search, tags]  # index, search, map; tags, words
+# search: index, search, map; tags: tags, words
+COMMANDS = [stylize, fast, models, serve, explain, search, tags, batch]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -15,8 +15,7 @@ from ..errors import ParameterError
 from ..params import PRESERVE_COLORS
 from .model_file import FastStyle
 from .network import crop, pad
-
-RUNTIMES = ("auto", "torch", "onnx")
+from .settings import RUNTIMES
 Runner = Callable[[Tensor], Tensor]  # padded (1,3,H,W) -> padded output
 
 

@@ -51,7 +51,16 @@ def style_to_bytes(style: FastStyle) -> bytes:
 
 def load_style(path: str | os.PathLike) -> FastStyle:
     """Read a .painterly file; ModelError with one line naming the file if it is not a usable one."""
-    payload = _read(path, FORMAT)
+    return _style_from(path, path)
+
+
+def style_from_bytes(data: bytes, name: str) -> FastStyle:
+    """Like :func:`load_style`, for a file's bytes received over a network; messages show ``name``."""
+    return _style_from(io.BytesIO(data), name)
+
+
+def _style_from(source: str | os.PathLike | io.BytesIO, path: str | os.PathLike) -> FastStyle:
+    payload = _read(source, FORMAT, path)
     arch = _architecture(payload, path)
     network = TransformNet(arch)
     weights = {k: v.float() for k, v in payload["state_dict"].items()}
@@ -74,10 +83,12 @@ def checkpoint_to_bytes(state: dict[str, Any]) -> bytes:
     return buffer.getvalue()
 
 
-def _read(path: str | os.PathLike, expected: str) -> dict[str, Any]:
+def _read(source: str | os.PathLike | io.BytesIO, expected: str, path: str | os.PathLike | None = None) -> dict[str, Any]:
+    """``path`` names the file in messages when ``source`` is a buffer of its bytes."""
+    path = source if path is None else path
     what = "painterly style" if expected == FORMAT else "painterly training checkpoint"
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        payload = torch.load(source, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise ModelError(f"{path}: no such file") from None
     except IsADirectoryError:

@@ -6,7 +6,10 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from ..params import DEVICES, check_fields, option, parse_layer_spec
+from ..errors import ParameterError
+from ..params import DEVICES, PRESERVE_COLORS, check_fields, option, parse_layer_spec
+
+RUNTIMES = ("auto", "torch", "onnx")
 
 
 @dataclass
@@ -47,3 +50,21 @@ class TrainSettings:
         """Settings saved by this or another version: unknown keys are dropped, missing ones default."""
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in values.items() if k in known})
+
+
+@dataclass
+class ApplySettings:
+    """How a trained style is applied to one photo (`fast apply`'s picture options, `batch` rows)."""
+
+    size: int = option(0, "scale the photo to this long side first (0: as it is)", minimum=0)
+    strength: float = option(1.0, "0 keeps the photo, 1 is the full style", minimum=0.0, maximum=1.0)
+    preserve_colors: str = option("none", "keep the photo's colours", choices=PRESERVE_COLORS)
+    runtime: str = option("auto", "auto: ONNX Runtime on a CPU (faster there), PyTorch on a GPU", choices=RUNTIMES)
+    device: str = option("auto", "device of the torch runtime", choices=DEVICES)
+    tile_size: int = option(2048, "larger images are painted in overlapping tiles", minimum=128)
+
+    def validate(self) -> ApplySettings:
+        check_fields(self)
+        if 0 < self.size < 32:
+            raise ParameterError(f"size: {self.size} is below the minimum 32")
+        return self
