@@ -8,12 +8,10 @@ file. Tensors are (1, 3, H, W) float32 sRGB in [0, 1].
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
 import stat
 import struct
-import tempfile
 import warnings
 import zlib
 from collections.abc import Callable, Iterable
@@ -30,11 +28,13 @@ import torch.nn.functional as F
 from PIL import Image, ImageCms, UnidentifiedImageError
 
 from .errors import ImageError, ParameterError
+from .outputs import refuse_overwriting_inputs, write_atomically
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
     "SUPPORTED_OUTPUT_SUFFIXES",
     "image_from_bytes",
+    "image_size",
     "load_image",
     "read_image",
     "resize_long_side",
@@ -100,6 +100,17 @@ def image_from_bytes(
     if len(data) == 0:
         raise ImageError(f"{name}: file is empty")
     return _array_to_tensor(_decode(_Source(name, data=bytes(data)), max_pixels))
+
+
+def image_size(path: PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[int, int]:
+    """(width, height) of the upright image, from the header only: checks before any decoding."""
+    src = _file_source(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with src.open() as fp, _open_lazily(fp, src.name) as img:
+            _check_size(img, src.name, max_pixels)
+            w, h = img.size
+            return (h, w) if _orientation(img) in (5, 6, 7, 8) else (w, h)  # EXIF quarter turns
 
 
 def to_tensor(img: Image.Image) -> torch.Tensor:
@@ -437,24 +448,20 @@ def save_image(
     directories are created.
     """
     target = Path(path)
-    name = _one_line(os.fsdecode(path))
     fmt, bits = check_output_path(target, bit_depth=bit_depth, quality=quality, protect=protect)
     pixels = _quantise(t, bits)  # before touching the disk: a bad tensor leaves no trace
-    _prepare_directory(target, name)
-    _write_atomically(target, name, lambda f: _ENCODERS[fmt](f, pixels, quality))
+    write_atomically(target, lambda f: _ENCODERS[fmt](f, pixels, quality), errors=_ENCODE_ERRORS, what="image")
     return target
 
 
-def save_bytes(data: bytes, path: PathLike, *, protect: Iterable[PathLike] = ()) -> Path:
-    """Write ``data`` atomically (temp file + rename), never over a path in ``protect``."""
+def save_bytes(data: bytes, path: PathLike, *, protect: Iterable[PathLike] = (), what: str = "file") -> Path:
+    """Write ``data`` atomically (temp file + rename), never over a path in ``protect``.
+
+    ``what`` names the content in error messages ("cannot write ONNX model (No space left…)").
+    """
     target = Path(path)
-    name = _one_line(os.fsdecode(path))
-    for p in protect:
-        if _same_file(target, Path(p)):
-            raise ImageError(f"{name}: refusing to overwrite an input file")
-    _prepare_directory(target, name)
-    _write_atomically(target, name, lambda f: f.write(data))
-    return target
+    refuse_overwriting_inputs([target], protect)
+    return write_atomically(target, data, what=what)
 
 
 def check_output_path(
@@ -462,7 +469,8 @@ def check_output_path(
 ) -> tuple[str, int]:
     """Raise the error :func:`save_image` would raise for this path, without writing anything.
 
-    Front ends call it before a long run, so a bad output name fails in a second, not after it.
+    Front ends call it before a long run, so a bad output name fails in a second, not after it
+    (with :func:`painterly.outputs.check_outputs`, which also proves the folder is writable).
     Returns the (format, bit depth) that would be written.
     """
     target = Path(path)
@@ -471,9 +479,7 @@ def check_output_path(
     bits = _output_bit_depth(fmt, bit_depth, name)
     if isinstance(quality, bool) or not isinstance(quality, int) or not 1 <= quality <= 100:
         raise ParameterError(f"quality: must be a whole number from 1 to 100, got {quality!r}")
-    for p in protect:
-        if _same_file(target, Path(p)):
-            raise ImageError(f"{name}: refusing to overwrite the input image")
+    refuse_overwriting_inputs([target], protect)
     return fmt, bits
 
 
@@ -509,80 +515,6 @@ def _quantise(t: torch.Tensor, bits: int) -> np.ndarray:
     x = torch.nan_to_num(x.detach().to("cpu", torch.float32), nan=0.0).clamp(0, 1)
     scale, dtype = (255, np.uint8) if bits == 8 else (65535, np.uint16)
     return torch.round(x * scale).permute(1, 2, 0).numpy().astype(dtype)  # round, not truncate
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        if a.exists() and b.exists():
-            return os.path.samefile(a, b)  # also catches symlinks and hard links
-        return a.resolve() == b.resolve()
-    except OSError:
-        return a.absolute() == b.absolute()
-
-
-def _prepare_directory(target: Path, name: str) -> None:
-    parent = target.parent
-    where = _one_line(os.fsdecode(parent))
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-    except FileExistsError:
-        raise ImageError(f"{where}: output directory is not a directory") from None
-    except OSError as e:
-        raise ImageError(f"{where}: cannot create output directory ({_detail(e)})") from e
-    if target.is_dir():
-        raise ImageError(f"{name}: is a directory")
-
-
-def _write_atomically(target: Path, name: str, encode: Callable[[BinaryIO], None]) -> None:
-    """Write a temp file beside the target, then rename it over: no one sees half a file."""
-    mode = _new_file_mode(target)
-    try:
-        tmp = tempfile.NamedTemporaryFile(
-            delete=False, dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
-        )
-    except OSError as e:
-        raise ImageError(f"{name}: cannot write file ({_detail(e)})") from e
-    try:
-        with tmp:
-            encode(tmp)
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        os.chmod(tmp.name, mode)  # NamedTemporaryFile makes 0600 files; users expect their umask
-        os.replace(tmp.name, target)
-    except BaseException as e:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp.name)
-        if isinstance(e, _ENCODE_ERRORS):
-            raise ImageError(f"{name}: could not write image ({_detail(e)})") from e
-        raise
-    _fsync_directory(target.parent)
-
-
-def _new_file_mode(target: Path) -> int:
-    with contextlib.suppress(OSError):
-        return stat.S_IMODE(target.stat().st_mode)  # replacing a file: keep its permissions
-    return 0o666 & ~_umask()
-
-
-def _umask() -> int:
-    # os.umask can only be read by setting it, which races with other threads; Linux shows it.
-    with contextlib.suppress(OSError, ValueError), open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def _fsync_directory(directory: Path) -> None:
-    # Makes the rename itself durable on POSIX; directories cannot be opened on Windows.
-    with contextlib.suppress(OSError, AttributeError):
-        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 def _encode_png(f: BinaryIO, pixels: np.ndarray, quality: int) -> None:

@@ -14,6 +14,7 @@ from .. import __version__
 from ..allocator import tune_malloc
 from ..errors import PainterlyError
 from . import explain, fast, models, serve, stylize
+from .common import OneLineArgumentParser
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -38,7 +39,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="painterly", description="Repaint a photo in the style of an artwork.")
+    # Subparsers inherit the class: every usage error is one line (cli/common.py).
+    parser = OneLineArgumentParser(prog="painterly", description="Repaint a photo in the style of an artwork.")
     parser.add_argument("--version", action="version", version=f"painterly {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for command in COMMANDS:
