@@ -50,7 +50,7 @@ def check_fits(needed: int, what: str, *, ram: int | None = None, hint: str = "u
     ram = total_ram() if ram is None else ram
     if ram and needed > USABLE_SHARE * ram:
         raise ResourceError(
-            f"{what}: needs about {needed / GB:.1f} GB of memory, more than this machine's "
+            f"{what}: needs about {needed / GB:.1f} GB of memory, more than 3/4 of this machine's "
             f"{ram / GB:.1f} GB; {hint}"
         )
 
