@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import stat
 import struct
 import warnings
@@ -107,7 +108,7 @@ def image_size(path: PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple
     src = _file_source(path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        with src.open() as fp, _open_lazily(fp, src.name) as img:
+        with src.open() as fp, _open_lazily(fp, src.name, max_pixels) as img:
             _check_size(img, src.name, max_pixels)
             w, h = img.size
             return (h, w) if _orientation(img) in (5, 6, 7, 8) else (w, h)  # EXIF quarter turns
@@ -158,7 +159,7 @@ def _decode(src: _Source, max_pixels: int) -> np.ndarray:
             fp = src.open()
         except OSError as e:
             raise ImageError(f"{src.name}: cannot read file ({_detail(e)})") from e
-        with fp, _open_lazily(fp, src.name) as img:
+        with fp, _open_lazily(fp, src.name, max_pixels) as img:
             _check_size(img, src.name, max_pixels)
             try:
                 arr = _read_high_precision(img, src)
@@ -173,7 +174,7 @@ def _decode(src: _Source, max_pixels: int) -> np.ndarray:
     return _apply_orientation(arr, orientation)
 
 
-def _open_lazily(fp: BinaryIO, name: str) -> Image.Image:
+def _open_lazily(fp: BinaryIO, name: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
     """Open without decoding: the content decides the format, never the file name."""
     Image.init()
     try:
@@ -181,9 +182,17 @@ def _open_lazily(fp: BinaryIO, name: str) -> Image.Image:
     except UnidentifiedImageError:
         raise ImageError(f"{name}: not an image file (could not identify format)") from None
     except Image.DecompressionBombError as e:  # Pillow's own limit (2 x MAX_IMAGE_PIXELS) hit first
-        raise ImageError(f"{name}: image is too large to decode safely ({_detail(e)})") from e
+        # Pillow's text talks of "decompression bomb DOS attack"; say what painterly's limit says.
+        numbers = [int(n) for n in re.findall(r"(\d+) pixels", str(e))]
+        limit = min([max_pixels, *numbers[1:2]])
+        size = f"{_pixels_text(numbers[0])}, " if numbers else ""
+        raise ImageError(f"{name}: image is too large: {size}over the {_pixels_text(limit)} limit") from None
     except _DECODE_ERRORS as e:
         raise ImageError(f"{name}: file is truncated or corrupt ({_detail(e)})") from e
+
+
+def _pixels_text(n: int) -> str:
+    return f"{n / 1e6:.0f} megapixels" if n >= 10_000_000 else f"{n / 1e6:.1f} megapixels" if n >= 1_000_000 else f"{n} pixels"
 
 
 def _check_size(img: Image.Image, name: str, max_pixels: int) -> None:
@@ -348,9 +357,18 @@ def _srgb_profile() -> ImageCms.ImageCmsProfile:
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
 
 
+# The creation date in every embedded profile: LittleCMS stamps the current time into the ICC
+# header (bytes 24-35), which made two runs with the same seed give identical pixels but
+# different files. A fixed date makes outputs byte-identical (docs/reliability.md).
+ICC_DATE = (2000, 1, 1, 0, 0, 0)
+
+
 @lru_cache(maxsize=1)
 def _srgb_icc() -> bytes:
-    return _srgb_profile().tobytes()
+    data = bytearray(_srgb_profile().tobytes())
+    data[24:36] = struct.pack(">6H", *ICC_DATE)
+    data[84:100] = bytes(16)  # the profile ID (an MD5 over the header) is optional; zero means "not computed"
+    return bytes(data)
 
 
 def _over_white(colour: np.ndarray, alpha: np.ndarray, *, premultiplied: bool) -> np.ndarray:

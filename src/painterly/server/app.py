@@ -153,7 +153,7 @@ def _is_pixel_limit(err: ImageError) -> bool:
     # painterly.io says "WxH px is over the N megapixel limit" (our cap, read from the header) or
     # "too large to decode safely" (Pillow's decompression-bomb guard): both mean "too many pixels".
     text = str(err)
-    return ("px is over the" in text and "limit" in text) or "too large to decode" in text
+    return "over the" in text and "limit" in text
 
 
 def create_app(
@@ -246,8 +246,6 @@ def create_app(
                 params = parse_params(data, params_cls, limits)
             except (ParameterError, TypeError) as err:
                 return error(422, str(err), field=_field_of(str(err)) or None)
-            if manager.queue_full():  # refuse before spending a second decoding photos
-                return error(429, "the queue is full; try again shortly", headers={"retry-after": "5"})
 
             if len(contents) != 1 or not isinstance(contents[0], UploadFile):
                 return error(422, "content: send exactly one content image as a file", field="content")
@@ -258,9 +256,13 @@ def create_app(
             if params.style_weights is not None and len(params.style_weights) != len(styles):
                 n = len(params.style_weights)
                 return error(422, f"style_weights: {n} weights for {len(styles)} style images", field="style_weights")
-            message = _check_layers(params)
+            message = _check_layers(params) or _check_weights(params)
             if message:
                 return error(422, message, field=_field_of(message))
+            # After everything that is cheap to check (an empty POST is a 422, not a 429), and
+            # before spending a second decoding photos.
+            if manager.queue_full():
+                return error(429, "the queue is full; try again shortly", headers={"retry-after": "5"})
 
             uploads = [("content", "content image", contents[0])] + [
                 ("style", f"style image {i + 1}", s) for i, s in enumerate(styles)
@@ -425,6 +427,19 @@ def _initial_preview(image) -> bytes:
     from .jobs import _jpeg
 
     return _jpeg(image, quality=85)
+
+
+def _check_weights(params) -> str | None:
+    """A backbone whose weights are not on this server fails the request, not the job later.
+
+    The message is for a browser: no server paths, no command-line flags.
+    """
+    from ..backbones import get_spec
+
+    spec = get_spec(params.model)
+    if spec.weights_available():
+        return None
+    return f"model: {spec.name} is not available on this server (its weights are not downloaded); choose efficientnet-lite0"
 
 
 def _check_layers(params) -> str | None:

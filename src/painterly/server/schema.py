@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ParameterError
-from ..params import INITS, StyleParams
+from ..params import INITS, StyleParams, check_range
 
 # Shown above the fold, in this order, when the field exists; every other field goes under
 # "Advanced". A field can choose its group itself with metadata ui="main" / "advanced" / "hidden".
@@ -217,10 +217,21 @@ def _coerce(name: str, raw: Any, d: dict[str, Any]) -> Any:
         if not isinstance(raw, list):
             raise ParameterError(f"{name}: expected a list, got {_json_type(raw)}")
         inner = kind[5:-1]
-        return [_scalar(name, v, inner) for v in raw]
+        if len(raw) > 64:
+            raise ParameterError(f"{name}: at most 64 values, got {len(raw)}")
+        values = [_scalar(name, v, inner) for v in raw]
+        if inner in ("int", "float"):
+            for v in values:
+                check_range(name, v, d.get("minimum"), d.get("maximum"))
+        return values
     if kind == "json":
         return raw
-    return _scalar(name, raw, kind)
+    value = _scalar(name, raw, kind)
+    if kind in ("int", "float"):
+        # The dataclass's range (and the server's caps), before anything else sees the number:
+        # 1e308 as a size is refused as "1e+308", not echoed as 309 digits.
+        check_range(name, value, d.get("minimum"), d.get("maximum"))
+    return value
 
 
 def _scalar(name: str, raw: Any, kind: str) -> Any:
@@ -242,6 +253,8 @@ def _scalar(name: str, raw: Any, kind: str) -> Any:
         if not math.isfinite(value):
             raise ParameterError(f"{name}: expected a finite number, got {_show(raw)}")
         if kind == "int":
+            if isinstance(value, float) and abs(value) > 2**63:
+                raise ParameterError(f"{name}: {value:.3g} is out of range")
             if value != int(value):
                 raise ParameterError(f"{name}: expected a whole number, got {_show(raw)}")
             return int(value)
