@@ -7,6 +7,7 @@ so each default and help text lives here and nowhere else.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,7 +55,7 @@ def check_range(name: str, value: Any, minimum: float | None, maximum: float | N
     """ParameterError naming ``name`` unless ``value`` is a finite number within [minimum, maximum]."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ParameterError(f"{name}: expected a number, got {short_number(value)}")
-    if value != value or value in (float("inf"), float("-inf")):
+    if not math.isfinite(value):
         raise ParameterError(f"{name}: must be a finite number, got {value}")
     if minimum is not None and value < minimum:
         raise ParameterError(f"{name}: {short_number(value)} is below the minimum {short_number(minimum)}")

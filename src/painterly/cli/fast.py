@@ -158,7 +158,7 @@ def run_apply(args: argparse.Namespace) -> int:
     from ..fast.apply import FastStylizer
     from ..fast.folders import plan_jobs
     from ..fast.library import find_style
-    from ..fast.video import TemporalSmoother
+    from ..fast.video import VIDEO_SUFFIXES, TemporalSmoother, is_video
     from ..outputs import check_outputs
 
     if args.size and args.size < 32:
@@ -167,6 +167,9 @@ def run_apply(args: argparse.Namespace) -> int:
     style = find_style(args.model)
     jobs = plan_jobs(args.inputs, args.output, args.format)
     single = len(jobs) == 1 and Path(args.inputs[0]).is_file()
+    for job in jobs:
+        if job.is_video and not is_video(job.target):
+            raise ParameterError(f"{job.target}: a video is written as {', '.join(VIDEO_SUFFIXES)}; {job.source} is a video")
     model_file = [args.model] if Path(args.model).is_file() else []
     # Also removes the temporaries a killed earlier run left in these folders.
     check_outputs([job.target for job in jobs if not job.done or args.overwrite or single], [*model_file, *args.inputs])

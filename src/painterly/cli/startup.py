@@ -11,21 +11,15 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import sys
 import threading
 from collections.abc import Iterator
 
+from .._quiet_start import _exit_quietly
 from ..threads import busy_cores, plan_threads, usable_cpus
 
 EXIT_INTERRUPTED = 130
 THREADS_ENV = "PAINTERLY_THREADS"  # a number, or "auto"
 WAIT_POLICY_ENV = "PAINTERLY_WAIT_POLICY"  # active, passive or auto
-
-
-def _exit_quietly(signum, frame) -> None:
-    sys.stderr.write("painterly: interrupted\n")
-    sys.stderr.flush()
-    os._exit(EXIT_INTERRUPTED)
 
 
 @contextlib.contextmanager
@@ -41,8 +35,7 @@ def quiet_interrupts() -> Iterator[None]:
     try:
         yield
     finally:
-        quiet = previous is _exit_quietly or getattr(previous, "painterly_quiet", False)  # __main__.py's
-        restored = signal.default_int_handler if quiet else previous
+        restored = signal.default_int_handler if getattr(previous, "painterly_quiet", False) else previous
         signal.signal(signal.SIGINT, restored)
 
 
@@ -74,4 +67,9 @@ def configure_threads(threads: str | None = None) -> None:
 
 def load_torch() -> None:
     """Import torch (and its OpenMP runtime) now, while Ctrl-C still exits quietly."""
-    import torch  # noqa: F401
+    import torch
+
+    # torch sizes its intra-op pool from the environment only in some builds; say it directly.
+    threads = os.environ.get("OMP_NUM_THREADS", "")
+    if threads.isdigit() and int(threads) > 0:
+        torch.set_num_threads(int(threads))

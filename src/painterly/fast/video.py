@@ -129,7 +129,7 @@ def _open_output(partial: Path, target: Path):
 
     try:
         return av.open(os.fspath(partial), mode="w")
-    except (av.error.FFmpegError, OSError) as err:
+    except (av.error.FFmpegError, OSError, ValueError) as err:
         raise ImageError(f"{target}: cannot write the video there ({_first_line(err)})") from None
 
 
