@@ -186,7 +186,7 @@ def _open_lazily(fp: BinaryIO, name: str, max_pixels: int = DEFAULT_MAX_PIXELS) 
         numbers = [int(n) for n in re.findall(r"(\d+) pixels", str(e))]
         limit = min([max_pixels, *numbers[1:2]])
         size = f"{_pixels_text(numbers[0])}, " if numbers else ""
-        raise ImageError(f"{name}: image is too large: {size}over the {_pixels_text(limit)} limit") from None
+        raise ImageError(f"{name}: image is too large: {size}over the {limit / 1e6:g} megapixel limit") from None
     except _DECODE_ERRORS as e:
         raise ImageError(f"{name}: file is truncated or corrupt ({_detail(e)})") from e
 

@@ -5,6 +5,7 @@ Routes (JSON errors look like ``{"detail": "size: 8 is below the minimum 32", "f
     GET  /                          the page (static files under /static; no network resources)
     GET  /api/params                the parameters (from StyleParams), backbones and server limits
     GET  /api/health                workers, queue length, results on disk
+    POST /api/params/check          JSON params -> 200 with the values a job would use, or 422
     POST /api/jobs                  multipart: content=<file>, style=<file> (repeat), params=<JSON>
                                     -> 202 status; 413 too big, 415 not an image, 422 bad
                                     parameter (names the field), 429 queue full
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import time
 from dataclasses import dataclass, field
@@ -38,7 +40,7 @@ from .. import __version__
 from ..errors import ImageError, ParameterError
 from ..params import StyleParams
 from .jobs import TERMINAL, JobManager, QueueFull, Settings
-from .schema import Limits, describe, parse_params
+from .schema import Limits, describe, params_json_schema, parse_params
 
 STATIC_DIR = Path(__file__).with_name("static")
 MB = 2**20
@@ -223,7 +225,34 @@ def create_app(
     async def health():
         return {"ok": True, **manager.stats()}
 
-    @app.post("/api/jobs", status_code=202)
+    params_schema_json = params_json_schema(params_cls, config.limits)
+    job_form = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+        "type": "object", "required": ["content", "style"],
+        "properties": {
+            "content": {"type": "string", "format": "binary", "description": "the photo"},
+            "style": {"type": "array", "items": {"type": "string", "format": "binary"}, "description": "artworks"},
+            "params": {"type": "string", "description": "a JSON object; see POST /api/params/check"},
+        },
+    }}}}}
+
+    @app.post("/api/params/check", openapi_extra={"requestBody": {
+        "required": True, "content": {"application/json": {"schema": params_schema_json}}}})
+    async def check_params(request: Request):
+        """Validate parameters without uploading images: 200 with the values a job would use, or 422."""
+        try:
+            data = await request.json()
+        except (ValueError, UnicodeDecodeError):
+            return error(422, "params: not valid JSON", field="params")
+        try:
+            params = parse_params(data, params_cls, config.limits)
+        except (ParameterError, TypeError) as err:
+            return error(422, str(err), field=_field_of(str(err)) or None)
+        message = _check_layers(params) or _check_weights(params)
+        if message:
+            return error(422, message, field=_field_of(message))
+        return {"params": dataclasses.asdict(params)}
+
+    @app.post("/api/jobs", status_code=202, openapi_extra=job_form)
     async def create_job(request: Request):
         limits = config.limits
         # Starlette answers 400 itself past these counts; below them we name what is wrong.
@@ -233,8 +262,9 @@ def create_app(
             styles = [*form.getlist("style"), *form.getlist("styles")]
             for key in form.keys():
                 if key not in ("content", "style", "styles", "params"):
-                    return error(422, f"{key}: unknown form field; send content, style (one or more) and params",
-                                 field=key)
+                    name = _short(key) or "form"  # a part without a name still gets a field to point at
+                    return error(422, f"{name}: unknown form field; send content, style (one or more) and params",
+                                 field=name)
             raw = form.get("params")
             if isinstance(raw, UploadFile):
                 raw = (await raw.read(MB + 1)).decode("utf-8", "replace")

@@ -187,7 +187,10 @@ def parse_params(data: Any, cls: type = StyleParams, limits: Limits = Limits()) 
     for name, raw in data.items():
         if not isinstance(name, str) or name not in described:
             valid = ", ".join(n for n, d in described.items() if d["group"] != "hidden")
-            raise ParameterError(f"{name}: unknown parameter; valid: {valid}")
+            if isinstance(name, str) and name.isidentifier():
+                raise ParameterError(f"{name}: unknown parameter; valid: {valid}")
+            # An empty or odd key cannot be the field a message starts with: blame the object.
+            raise ParameterError(f"params: unknown parameter {_show(name)}; valid: {valid}")
         d = described[name]
         if d["group"] == "hidden":
             raise ParameterError(f"{name}: is set by the server (painterly serve --{name.replace('_', '-')})")
@@ -275,3 +278,44 @@ def _json_type(raw: Any) -> str:
 def _show(raw: Any) -> str:
     text = repr(raw)
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+def params_json_schema(cls: type = StyleParams, limits: Limits = Limits()) -> dict[str, Any]:
+    """The JSON Schema of the ``params`` object, from the same ranges the CLI checks.
+
+    Served in the OpenAPI document, so a client (or Schemathesis) knows every bound up front.
+    """
+    properties: dict[str, Any] = {}
+    for d in describe(cls, limits):
+        if d["group"] == "hidden":
+            continue
+        kind = d["type"]
+        if kind.startswith("list["):
+            inner = _json_type_name(kind[5:-1])
+            item: dict[str, Any] = {"type": inner}
+            _bounds(item, d)
+            prop: dict[str, Any] = {"type": "array", "items": item, "minItems": 1, "maxItems": 64}
+        else:
+            prop = {"type": _json_type_name(kind)}
+            _bounds(prop, d)
+            if "choices" in d:
+                prop["enum"] = list(d["choices"])
+            if kind == "str":
+                prop["maxLength"] = 2000
+        if d["nullable"]:
+            prop = {"anyOf": [prop, {"type": "null"}]}
+        prop["description"] = d["help"]
+        properties[d["name"]] = prop
+    return {"type": "object", "properties": properties, "additionalProperties": False}
+
+
+def _json_type_name(kind: str) -> str:
+    return {"int": "integer", "float": "number", "bool": "boolean", "str": "string"}.get(kind, "string")
+
+
+def _bounds(prop: dict[str, Any], d: dict[str, Any]) -> None:
+    if d["type"].endswith(("int", "float", "int]", "float]")):
+        if "minimum" in d:
+            prop["minimum"] = d["minimum"]
+        if "maximum" in d:
+            prop["maximum"] = d["maximum"]
