@@ -133,3 +133,31 @@ def test_api_fuzzed_from_its_openapi_schema_never_fails_inside(case, fuzz_client
         body = response.json()
         assert isinstance(body.get("detail"), str) and "\n" not in body["detail"], body
         assert body.get("field") and body["detail"].startswith(body["field"]), body
+
+
+# ---- 15: memory stays flat over many jobs -----------------------------------------------------
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) / 1024 for line in f if line.startswith("VmRSS:"))
+
+
+def test_server_memory_stays_flat_over_30_jobs():
+    from painterly.allocator import release_free_memory, tune_malloc
+    from test_server import png_bytes
+
+    tune_malloc()  # as `painterly serve` runs: the setting under which RSS used to climb
+    assert release_free_memory()
+    params = json.dumps({"size": 64, "iterations": 2, "pyramid_start": 0})
+    rss = []
+    with TestClient(create_app(config(max_queue=2))) as client:
+        for i in range(30):
+            content = png_bytes(80 + 9 * (i % 6), 60 + 7 * (i % 4), seed=i % 3)  # photos of many sizes
+            r = client.post("/api/jobs", files=files(content=content), data={"params": params})
+            assert r.status_code == 202, r.text
+            assert wait(client, r.json()["id"])["state"] == "done"
+            rss.append(_rss_mb())
+    # The first jobs load the backbone and warm the allocator; after that growth must stay small
+    # (it was ~18 MB per job before the heaps were trimmed after each job).
+    assert rss[-1] - rss[4] < 40, [round(r) for r in rss]

@@ -36,3 +36,22 @@ def tune_malloc() -> bool:
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD))
+
+
+def release_free_memory() -> bool:
+    """Return the free memory of every malloc arena to the system (glibc's malloc_trim).
+
+    A long-lived process (the server) runs jobs of many sizes on several threads; each thread's
+    arena keeps what its jobs freed, and with :func:`tune_malloc`'s high trim threshold none of
+    it goes back, so RSS climbed job after job (benchmarks/server_memory.py). Trimming between
+    jobs costs a few milliseconds. Returns False where the C library is not glibc.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        malloc_trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return False
+    malloc_trim.argtypes, malloc_trim.restype = [ctypes.c_size_t], ctypes.c_int
+    malloc_trim(0)
+    return True
