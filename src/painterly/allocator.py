@@ -55,3 +55,26 @@ def release_free_memory() -> bool:
     malloc_trim.argtypes, malloc_trim.restype = [ctypes.c_size_t], ctypes.c_int
     malloc_trim(0)
     return True
+
+
+_M_ARENA_MAX = -8
+
+
+def limit_arenas(count: int) -> bool:
+    """Let at most ``count`` malloc arenas serve all threads (glibc's M_ARENA_MAX).
+
+    glibc gives each thread that allocates its own arena, up to 8 per core. In the server the
+    worker, the upload decoders and the preview encoders run on many threads, and each arena
+    kept its own fragments of the large, differently sized images its jobs had used: over 20
+    jobs of 128-256 px RSS grew by 205 MB, 172 MB with trimming alone, 48 MB with one arena
+    plus trimming (benchmarks/server_memory.py, docs/reliability.md). Returns False where the
+    C library is not glibc.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    return bool(mallopt(_M_ARENA_MAX, count))

@@ -37,6 +37,7 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
+from ..allocator import limit_arenas
 from ..errors import ImageError, ParameterError
 from ..params import StyleParams
 from .jobs import TERMINAL, JobManager, QueueFull, Settings
@@ -60,6 +61,7 @@ class ServerConfig:
     max_pixels: int = 30_000_000  # per image, checked on the header before decoding
     allowed_hosts: tuple[str, ...] | None = None  # Host headers accepted (None: any); see the CLI
     decode_concurrency: int = 2  # decoded photos are large float arrays: bound how many at once
+    malloc_arenas: int = 1  # glibc arenas for the whole process (allocator.limit_arenas)
 
 
 class _TooLarge(StarletteHTTPException):
@@ -171,6 +173,9 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
+        # One malloc arena for all threads: a long-lived server otherwise grows with every job
+        # (issue 12, item 15; the worker also trims the heap after each job).
+        limit_arenas(config.malloc_arenas)
         manager.start()
         try:
             yield
