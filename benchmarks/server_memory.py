@@ -4,7 +4,8 @@ Runs the real app in-process (ASGI test client, real engine, one CPU worker), su
 jobs one after another with photos of varying sizes, and prints the RSS after each. Variants:
 
     python benchmarks/server_memory.py --jobs 35                 # as `painterly serve` runs now
-    python benchmarks/server_memory.py --jobs 35 --no-trim       # without trimming after each job
+    python benchmarks/server_memory.py --jobs 35 --no-trim --arenas 0   # before issue 12's fix
+    python benchmarks/server_memory.py --jobs 35 --arenas 0      # trimming only
     python benchmarks/server_memory.py --jobs 35 --no-tune       # glibc's default malloc thresholds
 
 The numbers are in docs/reliability.md.
@@ -44,6 +45,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=192)
     parser.add_argument("--no-tune", action="store_true", help="leave glibc's malloc thresholds alone")
     parser.add_argument("--no-trim", action="store_true", help="do not trim the heaps after each job")
+    parser.add_argument("--arenas", type=int, default=1, help="malloc arenas (0: glibc's default, 8 per core)")
     args = parser.parse_args()
 
     from fastapi.testclient import TestClient
@@ -55,7 +57,7 @@ def main() -> None:
     if not args.no_tune:
         tune_malloc()
     config = ServerConfig(jobs=Settings(devices=("cpu",), idle_timeout=0, preview_interval=0.2, max_queue=4,
-                                        trim_after_job=not args.no_trim))
+                                        trim_after_job=not args.no_trim), malloc_arenas=args.arenas)
     params = json.dumps({"size": args.size, "iterations": 10, "pyramid_start": 128})
     start = rss_mb()
     rows = []

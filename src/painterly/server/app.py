@@ -61,7 +61,7 @@ class ServerConfig:
     max_pixels: int = 30_000_000  # per image, checked on the header before decoding
     allowed_hosts: tuple[str, ...] | None = None  # Host headers accepted (None: any); see the CLI
     decode_concurrency: int = 2  # decoded photos are large float arrays: bound how many at once
-    malloc_arenas: int = 1  # glibc arenas for the whole process (allocator.limit_arenas)
+    malloc_arenas: int = 1  # glibc arenas for the whole process (allocator.limit_arenas); 0: glibc's default
 
 
 class _TooLarge(StarletteHTTPException):
