@@ -32,10 +32,11 @@ def output_shape(hw: tuple[int, int], size: int, tile_size: int, what: str) -> t
 
     h, w = long_side_shape(hw, size) if size else hw
     if min(h, w) < MIN_SIDE:
-        at = f" at size {size}" if size else ""
+        if not size:
+            raise ParameterError(f"{what}: {w}x{h} px is too small; both sides must be at least {MIN_SIDE} px")
         raise ParameterError(
-            f"{what}: {hw[1]}x{hw[0]} px would be {w}x{h} px{at}; both sides must be at least {MIN_SIDE} px "
-            "(use a larger --size or a less extreme aspect ratio)"
+            f"{what}: {hw[1]}x{hw[0]} px would be {w}x{h} px at size {size}; both sides must be at least "
+            f"{MIN_SIDE} px (use a larger --size or a less extreme aspect ratio)"
         )
     memory.check_fits(memory.fast_apply_bytes(h * w, tile_size * tile_size), f"{what} ({w}x{h} px)",
                       hint="use a smaller --size")
