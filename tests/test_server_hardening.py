@@ -13,12 +13,11 @@ import zlib
 import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
+from test_server import config, fake_stylize, files, submit, wait
 
 from painterly.params import MAX_SEED
 from painterly.server import create_app
 from painterly.server.schema import params_json_schema
-
-from test_server import config, fake_stylize, files, submit, wait
 
 
 @pytest.fixture()
@@ -144,8 +143,9 @@ def _rss_mb() -> float:
 
 
 def test_server_memory_stays_flat_over_30_jobs():
-    from painterly.allocator import tune_malloc
     from test_server import png_bytes
+
+    from painterly.allocator import tune_malloc
 
     tune_malloc()  # as `painterly serve` runs: the setting under which RSS used to climb
     rss = []

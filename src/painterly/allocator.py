@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ctypes
 import sys
+from collections.abc import Callable
 
 _M_TRIM_THRESHOLD = -1  # mallopt parameter numbers from glibc's malloc.h
 _M_MMAP_THRESHOLD = -3
@@ -28,14 +29,22 @@ def tune_malloc() -> bool:
 
     Returns True when applied; False where the C library is not glibc (nothing is changed).
     """
-    if not sys.platform.startswith("linux"):
+    mallopt = _glibc("mallopt", [ctypes.c_int, ctypes.c_int])
+    if mallopt is None:
         return False
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
-        return False
-    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD))
+
+
+def _glibc(name: str, argtypes: list) -> Callable[..., int] | None:
+    """A function of the process's C library, or None where it is not glibc (or not Linux)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        function = getattr(ctypes.CDLL(None), name)
+    except (OSError, AttributeError):
+        return None
+    function.argtypes, function.restype = argtypes, ctypes.c_int
+    return function
 
 
 def release_free_memory() -> bool:
@@ -46,13 +55,9 @@ def release_free_memory() -> bool:
     it goes back, so RSS climbed job after job (benchmarks/server_memory.py). Trimming between
     jobs costs a few milliseconds. Returns False where the C library is not glibc.
     """
-    if not sys.platform.startswith("linux"):
+    malloc_trim = _glibc("malloc_trim", [ctypes.c_size_t])
+    if malloc_trim is None:
         return False
-    try:
-        malloc_trim = ctypes.CDLL(None).malloc_trim
-    except (OSError, AttributeError):
-        return False
-    malloc_trim.argtypes, malloc_trim.restype = [ctypes.c_size_t], ctypes.c_int
     malloc_trim(0)
     return True
 
@@ -70,11 +75,5 @@ def limit_arenas(count: int) -> bool:
     plus trimming (benchmarks/server_memory.py, docs/reliability.md). Returns False where the
     C library is not glibc.
     """
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
-        return False
-    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    return bool(mallopt(_M_ARENA_MAX, count))
+    mallopt = _glibc("mallopt", [ctypes.c_int, ctypes.c_int])
+    return mallopt is not None and bool(mallopt(_M_ARENA_MAX, count))

@@ -29,6 +29,8 @@ import torch.nn.functional as F
 from PIL import Image, ImageCms, UnidentifiedImageError
 
 from .errors import ImageError, ParameterError
+from .outputs import error_detail as _detail
+from .outputs import one_line as _one_line
 from .outputs import refuse_overwriting_inputs, write_atomically
 
 __all__ = [
@@ -585,12 +587,3 @@ _ENCODERS: dict[str, Callable[[BinaryIO, np.ndarray, int], None]] = {
 # Messages
 
 
-def _one_line(text: str) -> str:
-    return " ".join(str(text).splitlines()) if text else text
-
-
-def _detail(e: BaseException) -> str:
-    # For OSError, strerror alone: str(e) would repeat the path our message starts with.
-    if isinstance(e, OSError) and e.strerror:
-        return _one_line(e.strerror)
-    return _one_line(str(e)) or type(e).__name__

@@ -75,7 +75,7 @@ def refuse_overwriting_inputs(outputs: Iterable[PathLike], inputs: Iterable[Path
         identity = file_identity(Path(out)) or file_identity(Path(os.path.abspath(out)))
         if identity is not None and identity in protected:
             source = protected[identity]
-            also = "" if os.path.abspath(source) == os.path.abspath(out) else f" {_one_line(source)} (the same file)"
+            also = "" if os.path.abspath(source) == os.path.abspath(out) else f" {one_line(source)} (the same file)"
             raise ImageError(f"{_name(out)}: refusing to overwrite the input file{also}; choose another output")
 
 
@@ -97,7 +97,7 @@ def probe_writable(path: PathLike) -> None:
     try:
         fd, probe = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp")
     except OSError as e:
-        raise ImageError(f"{name}: cannot write in {_name(folder)} ({_detail(e)})") from None
+        raise ImageError(f"{name}: cannot write in {_name(folder)} ({error_detail(e)})") from None
     os.close(fd)
     with contextlib.suppress(OSError):
         os.unlink(probe)
@@ -112,7 +112,7 @@ def prepare_directory(target: PathLike) -> None:
     except FileExistsError:
         raise ImageError(f"{_name(parent)}: output folder is not a folder") from None
     except OSError as e:
-        raise ImageError(f"{_name(parent)}: cannot create output folder ({_detail(e)})") from None
+        raise ImageError(f"{_name(parent)}: cannot create output folder ({error_detail(e)})") from None
     if target.is_dir():
         raise ImageError(f"{_name(target)}: is a folder; give a file name for the output")
 
@@ -138,7 +138,7 @@ def write_atomically(
     try:
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp")
     except OSError as e:
-        raise ImageError(f"{name}: cannot write {what} ({_detail(e)})") from None
+        raise ImageError(f"{name}: cannot write {what} ({error_detail(e)})") from None
     os.close(fd)  # reopened by name: some encoders (tifffile) want a file object with a name
     try:
         with open(tmp, "wb") as f:
@@ -151,9 +151,9 @@ def write_atomically(
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         if isinstance(e, OSError) and not isinstance(e, errors):
-            raise ImageError(f"{name}: cannot write {what} ({_detail(e)})") from None
+            raise ImageError(f"{name}: cannot write {what} ({error_detail(e)})") from None
         if isinstance(e, errors):
-            raise ImageError(f"{name}: could not write {what} ({_detail(e)})") from None
+            raise ImageError(f"{name}: could not write {what} ({error_detail(e)})") from None
         raise
     _fsync_directory(target.parent)
     return target
@@ -254,14 +254,17 @@ def _fsync_directory(directory: Path) -> None:
 
 
 def _name(path: PathLike) -> str:
-    return _one_line(os.fsdecode(path))
+    return one_line(os.fsdecode(path))
 
 
-def _one_line(text: str) -> str:
+def one_line(text: str) -> str:
+    """Text as one line of a message (file names may hold newlines)."""
     return " ".join(str(text).splitlines()) if text else text
 
 
-def _detail(e: BaseException) -> str:
+def error_detail(e: BaseException) -> str:
+    """What went wrong, for the brackets of a message: for OSError strerror alone, since str(e)
+    would repeat the path the message starts with."""
     if isinstance(e, OSError) and e.strerror:
-        return _one_line(e.strerror)
-    return _one_line(str(e)) or type(e).__name__
+        return one_line(e.strerror)
+    return one_line(str(e)) or type(e).__name__
