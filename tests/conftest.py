@@ -22,3 +22,17 @@ def stripes_path(tmp_path) -> Path:
     arr = (stripes(96, 96)[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8)
     Image.fromarray(arr).save(path)
     return path
+
+
+@pytest.fixture
+def style_file(tmp_path) -> Path:
+    """A small fast style with random weights (test_fast, test_hardening)."""
+    import torch
+
+    from painterly.fast.model_file import FastStyle, style_to_bytes
+    from painterly.fast.network import Architecture, TransformNet
+
+    torch.manual_seed(0)
+    path = tmp_path / "random.painterly"
+    path.write_bytes(style_to_bytes(FastStyle(TransformNet(Architecture(width=4, blocks=1)), "random", {"steps": 0})))
+    return path

@@ -17,7 +17,7 @@ from painterly.errors import ModelError, ParameterError
 from painterly.fast.apply import FastStylizer
 from painterly.fast.folders import plan_jobs
 from painterly.fast.library import find_style, shipped_styles
-from painterly.fast.model_file import FORMAT, FastStyle, load_style, style_to_bytes
+from painterly.fast.model_file import FORMAT, load_style, style_to_bytes
 from painterly.fast.network import MARGIN, Architecture, TransformNet, pad
 from painterly.fast.onnx_export import onnx_bytes
 from painterly.fast.settings import TrainSettings
@@ -37,12 +37,6 @@ def run(argv, capsys):
     return code, captured.out, captured.err
 
 
-@pytest.fixture
-def style_file(tmp_path):
-    torch.manual_seed(0)
-    path = tmp_path / "random.painterly"
-    path.write_bytes(style_to_bytes(FastStyle(TransformNet(Architecture(width=4, blocks=1)), "random", {"steps": 0})))
-    return path
 
 
 def _ramp(h=48, w=72):

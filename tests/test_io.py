@@ -477,7 +477,7 @@ def test_save_refuses_to_overwrite_an_input(tmp_path):
     for target in (src, tmp_path / "sub" / ".." / "in.png", link):
         with pytest.raises(ImageError) as e:
             save_image(torch.rand(1, 3, 4, 4), target, protect=[str(src)])
-        assert_one_line_error(e, "png", "refusing to overwrite the input image")
+        assert_one_line_error(e, "png", "refusing to overwrite the input")
     assert src.read_bytes() == original
     # A different name is fine.
     assert save_image(torch.rand(1, 3, 4, 4), tmp_path / "out.png", protect=[src]).is_file()

@@ -9,6 +9,10 @@ Quick start::
 
 __version__ = "0.1.0"
 
+from . import _quiet_start  # noqa: E402  (first: a Ctrl-C while `painterly` starts exits quietly)
+
+_quiet_start.install_if_program()
+
 from .errors import ImageError, ModelError, PainterlyError, ParameterError  # noqa: E402
 from .params import StyleParams  # noqa: E402
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ctypes
 import sys
+from collections.abc import Callable
 
 _M_TRIM_THRESHOLD = -1  # mallopt parameter numbers from glibc's malloc.h
 _M_MMAP_THRESHOLD = -3
@@ -28,11 +29,51 @@ def tune_malloc() -> bool:
 
     Returns True when applied; False where the C library is not glibc (nothing is changed).
     """
-    if not sys.platform.startswith("linux"):
+    mallopt = _glibc("mallopt", [ctypes.c_int, ctypes.c_int])
+    if mallopt is None:
         return False
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
-        return False
-    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD))
+
+
+def _glibc(name: str, argtypes: list) -> Callable[..., int] | None:
+    """A function of the process's C library, or None where it is not glibc (or not Linux)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        function = getattr(ctypes.CDLL(None), name)
+    except (OSError, AttributeError):
+        return None
+    function.argtypes, function.restype = argtypes, ctypes.c_int
+    return function
+
+
+def release_free_memory() -> bool:
+    """Return the free memory of every malloc arena to the system (glibc's malloc_trim).
+
+    A long-lived process (the server) runs jobs of many sizes on several threads; each thread's
+    arena keeps what its jobs freed, and with :func:`tune_malloc`'s high trim threshold none of
+    it goes back, so RSS climbed job after job (benchmarks/server_memory.py). Trimming between
+    jobs costs a few milliseconds. Returns False where the C library is not glibc.
+    """
+    malloc_trim = _glibc("malloc_trim", [ctypes.c_size_t])
+    if malloc_trim is None:
+        return False
+    malloc_trim(0)
+    return True
+
+
+_M_ARENA_MAX = -8
+
+
+def limit_arenas(count: int) -> bool:
+    """Let at most ``count`` malloc arenas serve all threads (glibc's M_ARENA_MAX).
+
+    glibc gives each thread that allocates its own arena, up to 8 per core. In the server the
+    worker, the upload decoders and the preview encoders run on many threads, and each arena
+    kept its own fragments of the large, differently sized images its jobs had used: over 20
+    jobs of 128-256 px RSS grew by 205 MB, 172 MB with trimming alone, 48 MB with one arena
+    plus trimming (benchmarks/server_memory.py, docs/reliability.md). Returns False where the
+    C library is not glibc.
+    """
+    mallopt = _glibc("mallopt", [ctypes.c_int, ctypes.c_int])
+    return mallopt is not None and bool(mallopt(_M_ARENA_MAX, count))

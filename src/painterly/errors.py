@@ -19,3 +19,7 @@ class ModelError(PainterlyError):
 
 class ParameterError(PainterlyError, ValueError):
     """A parameter has an invalid value (names the field)."""
+
+
+class ResourceError(ParameterError):
+    """A run would need more memory than the machine has (names the setting to lower)."""

@@ -8,12 +8,11 @@ file. Tensors are (1, 3, H, W) float32 sRGB in [0, 1].
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
+import re
 import stat
 import struct
-import tempfile
 import warnings
 import zlib
 from collections.abc import Callable, Iterable
@@ -30,12 +29,16 @@ import torch.nn.functional as F
 from PIL import Image, ImageCms, UnidentifiedImageError
 
 from .errors import ImageError, ParameterError
+from .outputs import error_detail as _detail
+from .outputs import one_line as _one_line
+from .outputs import refuse_overwriting_inputs, write_atomically
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
     "SUPPORTED_OUTPUT_SUFFIXES",
     "encode_image",
     "image_from_bytes",
+    "image_size",
     "load_image",
     "read_image",
     "resize_long_side",
@@ -110,6 +113,17 @@ def image_from_bytes(
     return _array_to_tensor(_decode(_Source(name, data=bytes(data)), max_pixels))
 
 
+def image_size(path: PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[int, int]:
+    """(width, height) of the upright image, from the header only: checks before any decoding."""
+    src = _file_source(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with src.open() as fp, _open_lazily(fp, src.name, max_pixels) as img:
+            _check_size(img, src.name, max_pixels)
+            w, h = img.size
+            return (h, w) if _orientation(img) in (5, 6, 7, 8) else (w, h)  # EXIF quarter turns
+
+
 def to_tensor(img: Image.Image) -> torch.Tensor:
     """Convert a Pillow image of any mode to (1, 3, H, W) float32 in [0, 1] (alpha over white).
 
@@ -155,7 +169,7 @@ def _decode(src: _Source, max_pixels: int, at_least: int | None = None) -> np.nd
             fp = src.open()
         except OSError as e:
             raise ImageError(f"{src.name}: cannot read file ({_detail(e)})") from e
-        with fp, _open_lazily(fp, src.name) as img:
+        with fp, _open_lazily(fp, src.name, max_pixels) as img:
             _check_size(img, src.name, max_pixels)
             try:
                 if at_least is not None and img.format in ("JPEG", "MPO"):
@@ -180,7 +194,7 @@ def _draft(img: Image.Image, at_least: int) -> None:
         img.draft(img.mode, (max(1, int(np.ceil(width * scale))), max(1, int(np.ceil(height * scale)))))
 
 
-def _open_lazily(fp: BinaryIO, name: str) -> Image.Image:
+def _open_lazily(fp: BinaryIO, name: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
     """Open without decoding: the content decides the format, never the file name."""
     Image.init()
     try:
@@ -188,9 +202,17 @@ def _open_lazily(fp: BinaryIO, name: str) -> Image.Image:
     except UnidentifiedImageError:
         raise ImageError(f"{name}: not an image file (could not identify format)") from None
     except Image.DecompressionBombError as e:  # Pillow's own limit (2 x MAX_IMAGE_PIXELS) hit first
-        raise ImageError(f"{name}: image is too large to decode safely ({_detail(e)})") from e
+        # Pillow's text talks of "decompression bomb DOS attack"; say what painterly's limit says.
+        numbers = [int(n) for n in re.findall(r"(\d+) pixels", str(e))]
+        limit = min([max_pixels, *numbers[1:2]])
+        size = f"{_pixels_text(numbers[0])}, " if numbers else ""
+        raise ImageError(f"{name}: image is too large: {size}over the {limit / 1e6:g} megapixel limit") from None
     except _DECODE_ERRORS as e:
         raise ImageError(f"{name}: file is truncated or corrupt ({_detail(e)})") from e
+
+
+def _pixels_text(n: int) -> str:
+    return f"{n / 1e6:.0f} megapixels" if n >= 10_000_000 else f"{n / 1e6:.1f} megapixels" if n >= 1_000_000 else f"{n} pixels"
 
 
 def _check_size(img: Image.Image, name: str, max_pixels: int) -> None:
@@ -355,9 +377,18 @@ def _srgb_profile() -> ImageCms.ImageCmsProfile:
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
 
 
+# The creation date in every embedded profile: LittleCMS stamps the current time into the ICC
+# header (bytes 24-35), which made two runs with the same seed give identical pixels but
+# different files. A fixed date makes outputs byte-identical (docs/reliability.md).
+ICC_DATE = (2000, 1, 1, 0, 0, 0)
+
+
 @lru_cache(maxsize=1)
 def _srgb_icc() -> bytes:
-    return _srgb_profile().tobytes()
+    data = bytearray(_srgb_profile().tobytes())
+    data[24:36] = struct.pack(">6H", *ICC_DATE)
+    data[84:100] = bytes(16)  # the profile ID (an MD5 over the header) is optional; zero means "not computed"
+    return bytes(data)
 
 
 def _over_white(colour: np.ndarray, alpha: np.ndarray, *, premultiplied: bool) -> np.ndarray:
@@ -455,11 +486,9 @@ def save_image(
     directories are created.
     """
     target = Path(path)
-    name = _one_line(os.fsdecode(path))
     fmt, bits = check_output_path(target, bit_depth=bit_depth, quality=quality, protect=protect)
     pixels = _quantise(t, bits)  # before touching the disk: a bad tensor leaves no trace
-    _prepare_directory(target, name)
-    _write_atomically(target, name, lambda f: _ENCODERS[fmt](f, pixels, quality))
+    write_atomically(target, lambda f: _ENCODERS[fmt](f, pixels, quality), errors=_ENCODE_ERRORS, what="image")
     return target
 
 
@@ -475,16 +504,14 @@ def encode_image(t: torch.Tensor, suffix: str, *, bit_depth: int | None = None, 
     return buffer.getvalue()
 
 
-def save_bytes(data: bytes, path: PathLike, *, protect: Iterable[PathLike] = ()) -> Path:
-    """Write ``data`` atomically (temp file + rename), never over a path in ``protect``."""
+def save_bytes(data: bytes, path: PathLike, *, protect: Iterable[PathLike] = (), what: str = "file") -> Path:
+    """Write ``data`` atomically (temp file + rename), never over a path in ``protect``.
+
+    ``what`` names the content in error messages ("cannot write ONNX model (No space left…)").
+    """
     target = Path(path)
-    name = _one_line(os.fsdecode(path))
-    for p in protect:
-        if _same_file(target, Path(p)):
-            raise ImageError(f"{name}: refusing to overwrite an input file")
-    _prepare_directory(target, name)
-    _write_atomically(target, name, lambda f: f.write(data))
-    return target
+    refuse_overwriting_inputs([target], protect)
+    return write_atomically(target, data, what=what)
 
 
 def check_output_path(
@@ -492,7 +519,8 @@ def check_output_path(
 ) -> tuple[str, int]:
     """Raise the error :func:`save_image` would raise for this path, without writing anything.
 
-    Front ends call it before a long run, so a bad output name fails in a second, not after it.
+    Front ends call it before a long run, so a bad output name fails in a second, not after it
+    (with :func:`painterly.outputs.check_outputs`, which also proves the folder is writable).
     Returns the (format, bit depth) that would be written.
     """
     target = Path(path)
@@ -501,9 +529,7 @@ def check_output_path(
     bits = _output_bit_depth(fmt, bit_depth, name)
     if isinstance(quality, bool) or not isinstance(quality, int) or not 1 <= quality <= 100:
         raise ParameterError(f"quality: must be a whole number from 1 to 100, got {quality!r}")
-    for p in protect:
-        if _same_file(target, Path(p)):
-            raise ImageError(f"{name}: refusing to overwrite the input image")
+    refuse_overwriting_inputs([target], protect)
     return fmt, bits
 
 
@@ -539,80 +565,6 @@ def _quantise(t: torch.Tensor, bits: int) -> np.ndarray:
     x = torch.nan_to_num(x.detach().to("cpu", torch.float32), nan=0.0).clamp(0, 1)
     scale, dtype = (255, np.uint8) if bits == 8 else (65535, np.uint16)
     return torch.round(x * scale).permute(1, 2, 0).numpy().astype(dtype)  # round, not truncate
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        if a.exists() and b.exists():
-            return os.path.samefile(a, b)  # also catches symlinks and hard links
-        return a.resolve() == b.resolve()
-    except OSError:
-        return a.absolute() == b.absolute()
-
-
-def _prepare_directory(target: Path, name: str) -> None:
-    parent = target.parent
-    where = _one_line(os.fsdecode(parent))
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-    except FileExistsError:
-        raise ImageError(f"{where}: output directory is not a directory") from None
-    except OSError as e:
-        raise ImageError(f"{where}: cannot create output directory ({_detail(e)})") from e
-    if target.is_dir():
-        raise ImageError(f"{name}: is a directory")
-
-
-def _write_atomically(target: Path, name: str, encode: Callable[[BinaryIO], None]) -> None:
-    """Write a temp file beside the target, then rename it over: no one sees half a file."""
-    mode = _new_file_mode(target)
-    try:
-        tmp = tempfile.NamedTemporaryFile(
-            delete=False, dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
-        )
-    except OSError as e:
-        raise ImageError(f"{name}: cannot write file ({_detail(e)})") from e
-    try:
-        with tmp:
-            encode(tmp)
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        os.chmod(tmp.name, mode)  # NamedTemporaryFile makes 0600 files; users expect their umask
-        os.replace(tmp.name, target)
-    except BaseException as e:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp.name)
-        if isinstance(e, _ENCODE_ERRORS):
-            raise ImageError(f"{name}: could not write image ({_detail(e)})") from e
-        raise
-    _fsync_directory(target.parent)
-
-
-def _new_file_mode(target: Path) -> int:
-    with contextlib.suppress(OSError):
-        return stat.S_IMODE(target.stat().st_mode)  # replacing a file: keep its permissions
-    return 0o666 & ~_umask()
-
-
-def _umask() -> int:
-    # os.umask can only be read by setting it, which races with other threads; Linux shows it.
-    with contextlib.suppress(OSError, ValueError), open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def _fsync_directory(directory: Path) -> None:
-    # Makes the rename itself durable on POSIX; directories cannot be opened on Windows.
-    with contextlib.suppress(OSError, AttributeError):
-        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 def _encode_png(f: BinaryIO, pixels: np.ndarray, quality: int) -> None:
@@ -665,12 +617,3 @@ _ENCODERS: dict[str, Callable[[BinaryIO, np.ndarray, int], None]] = {
 # Messages
 
 
-def _one_line(text: str) -> str:
-    return " ".join(str(text).splitlines()) if text else text
-
-
-def _detail(e: BaseException) -> str:
-    # For OSError, strerror alone: str(e) would repeat the path our message starts with.
-    if isinstance(e, OSError) and e.strerror:
-        return _one_line(e.strerror)
-    return _one_line(str(e)) or type(e).__name__

@@ -7,6 +7,7 @@ so each default and help text lives here and nowhere else.
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -26,10 +27,20 @@ SMOOTHINGS = ("none", "softmax")
 # the last level starts from an upsampled picture that already holds the composition, so it needs
 # the fewest steps and costs the most per step (docs/speed.md).
 QUALITY_STEPS = {"draft": (25, 10), "normal": (100, 40), "high": (250, 100)}
+# Ranges shared by every command and the server (docs/reliability.md): beyond them a run would
+# only end in an allocator or overflow error. Memory is checked separately, per machine.
+MAX_SIZE = 16384
+MAX_SEED = 2**63 - 1  # what torch.Generator.manual_seed accepts
+MAX_WEIGHT = 1e9
+MAX_STEPS = 100_000
 
 
 def option(default: Any, help: str, **extra: Any) -> Any:
-    """A dataclass field carrying its help text and limits (choices, minimum, maximum, nargs)."""
+    """A dataclass field carrying its help text and limits (choices, minimum, maximum, nargs).
+
+    Every number gets both a minimum and a maximum: the CLI, the Python API and the server's
+    schema all check the same range (tests/test_hardening.py makes sure none is missing).
+    """
     return field(default=default, metadata={"help": help, **extra})
 
 
@@ -40,33 +51,50 @@ def check_fields(obj: Any) -> None:
         choices = f.metadata.get("choices")
         if choices and value not in choices:
             raise ParameterError(f"{f.name}: {value!r} is not one of {', '.join(choices)}")
-        minimum = f.metadata.get("minimum")
-        if minimum is not None and value is not None:
+        minimum, maximum = f.metadata.get("minimum"), f.metadata.get("maximum")
+        if (minimum is not None or maximum is not None) and value is not None:
             for v in value if isinstance(value, list) else [value]:
-                if v < minimum or v != v:  # v != v catches NaN
-                    raise ParameterError(f"{f.name}: {v} is below the minimum {minimum}")
-                if "maximum" in f.metadata and v > f.metadata["maximum"]:
-                    raise ParameterError(f"{f.name}: {v} is above the maximum {f.metadata['maximum']}")
+                check_range(f.name, v, minimum, maximum)
+
+
+def check_range(name: str, value: Any, minimum: float | None, maximum: float | None) -> None:
+    """ParameterError naming ``name`` unless ``value`` is a finite number within [minimum, maximum]."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ParameterError(f"{name}: expected a number, got {short_number(value)}")
+    if not math.isfinite(value):
+        raise ParameterError(f"{name}: must be a finite number, got {value}")
+    if minimum is not None and value < minimum:
+        raise ParameterError(f"{name}: {short_number(value)} is below the minimum {short_number(minimum)}")
+    if maximum is not None and value > maximum:
+        raise ParameterError(f"{name}: {short_number(value)} is above the maximum {short_number(maximum)}")
+
+
+def short_number(value: Any) -> str:
+    """A number as a message shows it: 1e+308, not 309 digits."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**20:
+        return f"{value:.3g}"
+    text = repr(value)
+    return text if len(text) <= 24 else text[:21] + "..."
 
 
 @dataclass
 class StyleParams:
-    size: int = option(512, "long side of the output in pixels", minimum=32)
+    size: int = option(512, "long side of the output in pixels", minimum=32, maximum=MAX_SIZE)
     model: str = option("efficientnet-lite0", "backbone network (see `painterly models`)")
     quality: str = option("normal", "preset trading time for quality: draft, normal or high", choices=tuple(QUALITY_STEPS))
-    iterations: int | None = option(None, "optimisation steps per pyramid level (default: set by --quality)", minimum=1)
+    iterations: int | None = option(None, "optimisation steps per pyramid level (default: set by --quality)", minimum=1, maximum=MAX_STEPS)
     optimizer: str = option("lbfgs", "lbfgs (best quality per step) or adam", choices=("lbfgs", "adam"))
-    learning_rate: float | None = option(None, "step size; default 1.0 for lbfgs, 0.02 for adam", minimum=0.0)
-    content_weight: float = option(1.0, "weight of the content loss", minimum=0.0)
-    style_weight: float = option(30.0, "weight of the style loss", minimum=0.0)
-    tv_weight: float = option(0.0, "weight of the total-variation smoothness term", minimum=0.0)
-    color_weight: float = option(10.0, "weight of matching the style's palette (mean and covariance of its colours)", minimum=0.0)
+    learning_rate: float | None = option(None, "step size; default 1.0 for lbfgs, 0.02 for adam", minimum=0.0, maximum=1000.0)
+    content_weight: float = option(1.0, "weight of the content loss", minimum=0.0, maximum=MAX_WEIGHT)
+    style_weight: float = option(30.0, "weight of the style loss", minimum=0.0, maximum=MAX_WEIGHT)
+    tv_weight: float = option(0.0, "weight of the total-variation smoothness term", minimum=0.0, maximum=MAX_WEIGHT)
+    color_weight: float = option(10.0, "weight of matching the style's palette (its colours' histogram or moments)", minimum=0.0, maximum=MAX_WEIGHT)
     color_statistic: str = option(
         "histogram", "what the palette term matches: histogram (the whole distribution of the style's colours) "
         "or moments (their mean and covariance); masks always use moments", choices=COLOR_STATISTICS,
     )
     chroma_tv_weight: float = option(
-        300.0, "extra smoothness on colour only (not brightness): removes colour speckle, keeps strokes", minimum=0.0
+        300.0, "extra smoothness on colour only (not brightness): removes colour speckle, keeps strokes", minimum=0.0, maximum=MAX_WEIGHT
     )
     style_statistic: str = option(
         "gram", "what is matched per style layer: gram (Gatys et al.), moments (mean and covariance) or sliced "
@@ -86,19 +114,19 @@ class StyleParams:
         "(style recoloured to the photo's palette first)", choices=PRESERVE_COLORS
     )
     style_weights: list[float] | None = option(
-        None, "blend weights, one per style image (default: equal)", nargs="+", minimum=0.0
+        None, "blend weights, one per style image (default: equal)", nargs="+", minimum=0.0, maximum=MAX_WEIGHT
     )
     pyramid_start: int = option(
-        128, "long side of the first level of the coarse-to-fine pyramid (sizes grow by sqrt(2)); 0: full size only", minimum=0
+        128, "long side of the first level of the coarse-to-fine pyramid (sizes grow by sqrt(2)); 0: full size only", minimum=0, maximum=MAX_SIZE
     )
     tile_size: int = option(
-        1024, "levels larger than this are refined in overlapping tiles of this size, to bound memory", minimum=64
+        1024, "levels larger than this are refined in overlapping tiles of this size, to bound memory", minimum=64, maximum=MAX_SIZE
     )
-    style_scale: float = option(1.0, "size of the style image relative to the output (0.5 = smaller brush strokes)", minimum=0.05)
+    style_scale: float = option(1.0, "size of the style image relative to the output (0.5 = smaller brush strokes)", minimum=0.05, maximum=8.0)
     content_layers: str | None = option(None, "content layers as name[:weight],… (default: the backbone's)")
     style_layers: str | None = option(None, "style layers as name[:weight],… (default: the backbone's)")
     init: str = option("content", "start image: content, noise, mixed, or the path of an image")
-    seed: int = option(0, "random seed; the same seed gives the same picture on the CPU")
+    seed: int = option(0, "random seed; the same seed gives the same picture on the CPU", minimum=0, maximum=MAX_SEED)
     device: str = option("auto", "auto, cpu, cuda or mps", choices=DEVICES)
     pooling: str = option("max", "pooling of VGG backbones: max or avg", choices=POOLINGS)
 

@@ -7,6 +7,7 @@ frozen backbone and hands it to :func:`painterly.engine.optimize_image`.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import time
 from collections.abc import Iterable, Sequence
@@ -16,14 +17,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from . import losses, tiles
+from . import losses, memory, tiles
 from .backbones import Backbone, create_backbone
 from .devices import resolve_device
 from .colors import match_histogram, transfer_luminance
 from .engine import Callback, OptimizeResult, RunClock, StopReason, optimize_image
 from .errors import ParameterError
 from .io import load_image, long_side_shape, resize_long_side, resize_to
-from .params import StyleParams, layers_or_default
+from .params import INITS, StyleParams, layers_or_default
 
 ImageLike = Tensor | str | os.PathLike
 MIN_SIDE = 32  # below this the deepest taps (stride 16-32) have no spatial extent left
@@ -76,7 +77,9 @@ def stylize(
         _checked(_as_image(s), _style_size(params, params.size), _label(s, f"style image {i + 1}"))
         for i, s in enumerate(style_list)
     ]
+    _check_memory(content_src, style_srcs, params)
     final_content = resize_long_side(content_src, params.size)
+    init_src = _init_source(params, final_content)
     mask_srcs = None if masks is None else [
         _mask(_as_image(m), final_content, _label(m, f"mask {i + 1}")) for i, m in enumerate(masks)
     ]
@@ -101,7 +104,7 @@ def stylize(
         level_masks = None if mask_srcs is None else [resize_to(m, hw).to(device) for m in mask_srcs]
         grams, colors, quantiles = _style_statistics(net, style_imgs, params, style_layers)
         if image is None:
-            init = _initial_image(params, content_img)
+            init = _initial_image(params, content_img, init_src)
         else:
             # Coarse-to-fine: the previous level's result, upsampled, starts this level. The
             # optimizer state is restarted on purpose: L-BFGS curvature pairs don't survive resizing.
@@ -373,7 +376,7 @@ def _masked_terms(net, content_img, targets: _Targets, params: StyleParams, mask
     return style_term, color_term
 
 
-def _initial_image(params: StyleParams, content: Tensor) -> Tensor:
+def _initial_image(params: StyleParams, content: Tensor, init_src: Tensor | None) -> Tensor:
     generator = torch.Generator().manual_seed(params.seed)
     noise = torch.rand(content.shape, generator=generator).to(content.device)
     if params.init == "content":
@@ -382,9 +385,41 @@ def _initial_image(params: StyleParams, content: Tensor) -> Tensor:
         return noise
     if params.init == "mixed":
         return 0.5 * content + 0.5 * noise
+    assert init_src is not None  # _init_source loaded it before the first level
+    return resize_to(init_src, tuple(content.shape[-2:])).to(content.device)
+
+
+def _init_source(params: StyleParams, content: Tensor) -> Tensor | None:
+    """The --init image, loaded and checked before the first step; None for the built-in starts."""
+    if params.init in INITS:
+        return None
     if not os.path.exists(params.init):
         raise ParameterError(f"init: {params.init!r} is not content, noise, mixed, or an existing image file")
-    return resize_to(load_image(params.init), tuple(content.shape[-2:])).to(content.device)
+    image = load_image(params.init)
+    _check_aspect(image, content, f"init: {os.path.basename(params.init)}")
+    return image
+
+
+def _check_aspect(image: Tensor, content: Tensor, what: str) -> None:
+    """Masks and start images are resized to the content: refuse a shape that would be stretched."""
+    (h, w), (ch, cw) = image.shape[-2:], content.shape[-2:]
+    if abs(w / h - cw / ch) > 0.02 * cw / ch:
+        raise ParameterError(f"{what}: {w}x{h} px does not have the content image's aspect ratio ({cw}x{ch} px)")
+
+
+def _check_memory(content: Tensor, styles: list[Tensor], params: StyleParams) -> None:
+    """Refuse, before any full-size tensor exists, a run that cannot fit in this machine's RAM."""
+    h, w = long_side_shape(tuple(content.shape[-2:]), params.size)
+    work_h, work_w = long_side_shape((h, w), min(params.size, params.tile_size))
+    # A tile is refined with a margin on each side: count it at 1.5x its area.
+    work = int(work_h * work_w * (1.5 if params.size > params.tile_size else 1.0))
+    style_side = _style_size(params, params.size)
+    style_pixels = sum(
+        math.prod(long_side_shape(tuple(s.shape[-2:]), style_side)) for s in styles
+    )
+    needed = memory.stylize_bytes(h * w, work, style_pixels, params.model)
+    what = f"size {params.size}" + (f" with style_scale {params.style_scale:g}" if params.style_scale > 1 else "")
+    memory.check_fits(needed, what, hint="use a smaller size or style_scale")
 
 
 def _as_image(image: ImageLike) -> Tensor:
@@ -403,9 +438,8 @@ def _label(image: ImageLike, fallback: str) -> str:
 
 def _mask(image: Tensor, content: Tensor, what: str) -> Tensor:
     """A (1,1,H,W) weight map in [0,1] at the content's size: the mask's brightness."""
-    (h, w), (ch, cw) = image.shape[-2:], content.shape[-2:]
-    if abs(w / h - cw / ch) > 0.02 * cw / ch:
-        raise ParameterError(f"{what}: {w}x{h} px does not have the content image's aspect ratio ({cw}x{ch} px)")
+    _check_aspect(image, content, what)
+    ch, cw = content.shape[-2:]
     return resize_to(image.mean(dim=1, keepdim=True), (ch, cw)).clamp(0, 1)
 
 

@@ -6,6 +6,9 @@ Weights are torchvision's ImageNet checkpoints, downloaded once into the torch h
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
 import os
 import pickle
 from collections.abc import Iterator
@@ -13,7 +16,8 @@ from collections.abc import Iterator
 import torch
 from torch import Tensor, nn
 
-from ..errors import ModelError
+from ..errors import ModelError, PainterlyError
+from ..outputs import write_atomically
 from .base import Backbone, WeightsInfo, one_line
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -78,10 +82,41 @@ def weights_available(depth: int) -> bool:
     return os.path.isfile(os.path.join(cache_dir(), WEIGHTS[depth].filename))
 
 
+def verify_cached_weights(path: str, sha256_prefix: str) -> None:
+    """Check a cached weights file against its published sha256 prefix, once per file version.
+
+    torch.hub checks the hash only when it downloads: a file replaced or damaged later (same
+    keys and shapes, other values) was used silently. The first use hashes it (about a second
+    for VGG-19's 548 MB) and records its (size, mtime) beside it; later runs compare those only.
+    """
+    record_path = path + ".verified"
+    st = os.stat(path)
+    stamp = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256_prefix": sha256_prefix}
+    try:
+        with open(record_path) as f:
+            if json.load(f) == stamp:
+                return
+    except (OSError, ValueError):
+        pass
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    if not digest.hexdigest().startswith(sha256_prefix):
+        raise ModelError(
+            f"{path}: sha256 {digest.hexdigest()[:12]}… does not match the published {sha256_prefix}; "
+            "the file is damaged or not the expected weights: delete it to download it again"
+        )
+    with contextlib.suppress(PainterlyError):  # a read-only cache is verified again next time
+        write_atomically(record_path, json.dumps(stamp).encode())
+
+
 def _fetch_state_dict(depth: int) -> dict[str, Tensor]:
     info, directory = WEIGHTS[depth], cache_dir()
     path = os.path.join(directory, info.filename)
     was_cached = os.path.isfile(path)
+    if was_cached:
+        verify_cached_weights(path, info.sha256_prefix)
     try:
         # Reads the cached file if present; otherwise downloads it and checks the sha256 prefix.
         return torch.hub.load_state_dict_from_url(

@@ -14,6 +14,8 @@ from .. import __version__
 from ..allocator import tune_malloc
 from ..errors import PainterlyError
 from . import batch, explain, fast, models, search, serve, stylize, tags
+from . import startup
+from .common import OneLineArgumentParser
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -22,12 +24,19 @@ COMMANDS = [stylize, fast, models, serve, explain, search, tags, batch]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "handler", None):
-        parser.print_help()
-        return EXIT_USAGE
-    tune_malloc()
+    with startup.quiet_interrupts():  # Ctrl-C before torch has loaded: exit 130, no traceback
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if not getattr(args, "handler", None):
+            parser.print_help()
+            return EXIT_USAGE
+        tune_malloc()
+        try:
+            startup.configure_threads(getattr(args, "threads", None))
+        except PainterlyError as err:
+            print(f"painterly: error: {err}", file=sys.stderr)
+            return EXIT_USAGE
+        startup.load_torch()
     try:
         return args.handler(args)
     except PainterlyError as err:
@@ -39,9 +48,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="painterly", description="Repaint a photo in the style of an artwork.")
+    # Subparsers inherit the class: every usage error is one line (cli/common.py).
+    parser = OneLineArgumentParser(prog="painterly", description="Repaint a photo in the style of an artwork.")
     parser.add_argument("--version", action="version", version=f"painterly {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for command in COMMANDS:
         command.register(subparsers)
+    parser.add_argument("--threads", metavar="N", help="torch threads: a number, or auto (default; fewer "
+                        "and passive waiting when other programs keep cores busy); env PAINTERLY_THREADS")
     return parser

@@ -12,6 +12,17 @@ import typing
 from collections.abc import Iterator
 
 
+class OneLineArgumentParser(argparse.ArgumentParser):
+    """Usage mistakes end as one line on stderr and exit code 2, like every other refusal.
+
+    argparse's default prints the whole usage block first, which buries the one line that says
+    what is wrong; `--help` still shows it.
+    """
+
+    def error(self, message: str) -> typing.NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def add_dataclass_options(parser: argparse.ArgumentParser, cls: type, skip: tuple[str, ...] = ()) -> None:
     """One --option per dataclass field, with the field's default, help text and choices."""
     hints = typing.get_type_hints(cls)
@@ -27,6 +38,31 @@ def add_dataclass_options(parser: argparse.ArgumentParser, cls: type, skip: tupl
         if is_list:
             kwargs["nargs"] = "+"
         parser.add_argument("--" + f.name.replace("_", "-"), **kwargs)
+
+
+def in_range(kind: type, name: str, limits: tuple[float, float], *, also: tuple = ()):
+    """An argparse ``type`` that parses ``kind`` and refuses values outside ``limits`` (or in ``also``).
+
+    ``--size 100000`` or ``--seed 1e30`` then fail at parse time with one line, before any work.
+    """
+    from ..errors import ParameterError
+    from ..params import check_range
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a {'whole ' if kind is int else ''}number") from None
+        if value in also:
+            return value
+        try:
+            check_range(name, value, *limits)
+        except ParameterError as err:
+            raise argparse.ArgumentTypeError(str(err).split(": ", 1)[1]) from None
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse
 
 
 def dataclass_from_args(cls: type, args: argparse.Namespace):

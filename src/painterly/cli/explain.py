@@ -7,9 +7,9 @@ import json
 import sys
 from pathlib import Path
 
-from ..explain.defaults import DREAM, DREAM_LAYER, INVERT, UNITS, UNITS_LAYER
+from ..explain.defaults import DREAM, DREAM_LAYER, INVERT, RANGES, UNITS, UNITS_LAYER
 from ..params import DEVICES
-from .common import FileProgress, ProgressBar, sigterm_as_interrupt
+from .common import FileProgress, ProgressBar, in_range, sigterm_as_interrupt
 
 
 class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -17,6 +17,10 @@ class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
         return action.help if action.default is None else super()._get_help_string(action)
+
+
+def _ranged(kind: type, dest: str):
+    return in_range(kind, "--" + dest.replace("_", "-"), RANGES[dest])
 
 
 def register(subparsers) -> None:
@@ -44,7 +48,7 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 def _common(parser: argparse.ArgumentParser, size: int) -> None:
     parser.add_argument("-o", "--output", required=True, help="output image (.png, .jpg, .webp, .tif)")
     parser.add_argument("--model", default="efficientnet-lite0", help="backbone (see `painterly models`)")
-    parser.add_argument("--size", type=int, default=size, help="long side in pixels the network sees")
+    parser.add_argument("--size", type=_ranged(int, "size"), default=size, help="long side in pixels the network sees")
     parser.add_argument("--device", default="auto", choices=DEVICES, help="where to run")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
 
@@ -62,10 +66,10 @@ def _register_units(commands) -> None:
     p.add_argument("--layer", help=f"layer to explain (default: {_per_model(UNITS_LAYER)})")
     p.add_argument("--units", help="comma-separated unit numbers, e.g. 3,17,42 (default: the "
                    "--num-units units with the highest peak activation)")
-    p.add_argument("--num-units", type=int, default=UNITS["units"], help="how many units to show without --units")
-    p.add_argument("--top", type=int, default=UNITS["k"], help="patches per unit")
-    p.add_argument("--tile", type=int, default=UNITS["tile"], help="display size of one patch in pixels")
-    p.add_argument("--batch-size", type=int, help="images per forward pass (default: 1 on the CPU, "
+    p.add_argument("--num-units", type=_ranged(int, "num_units"), default=UNITS["units"], help="how many units to show without --units")
+    p.add_argument("--top", type=_ranged(int, "top"), default=UNITS["k"], help="patches per unit")
+    p.add_argument("--tile", type=_ranged(int, "tile"), default=UNITS["tile"], help="display size of one patch in pixels")
+    p.add_argument("--batch-size", type=_ranged(int, "batch_size"), help="images per forward pass (default: 1 on the CPU, "
                    "where that is fastest per image, else 16)")
     p.add_argument("--metadata", metavar="JSON", help="also write the patches' sources and boxes to this file")
     _common(p, UNITS["size"])
@@ -87,12 +91,12 @@ def _register_invert(commands) -> None:
                    "(default: stem,b1.dw,b3.dw,b5.dw,b11.dw; VGG: relu1_2 … relu5_2)")
     p.add_argument("--style-layers", help="comma-separated layers, added one at a time for the "
                    "bottom row (default: as content; VGG: relu1_1 … relu5_1)")
-    p.add_argument("--iterations", type=int, default=INVERT["iterations"], help="optimisation steps per reconstruction")
+    p.add_argument("--iterations", type=_ranged(int, "iterations"), default=INVERT["iterations"], help="optimisation steps per reconstruction")
     p.add_argument("--optimizer", default=INVERT["optimizer"], choices=("lbfgs", "adam"))
-    p.add_argument("--tv-weight", type=float, default=INVERT["tv_weight"], help="smoothness prior on the content "
+    p.add_argument("--tv-weight", type=_ranged(float, "tv_weight"), default=INVERT["tv_weight"], help="smoothness prior on the content "
                    "reconstructions (0: none, as in the paper; deep layers then keep the start noise)")
-    p.add_argument("--seed", type=int, default=INVERT["seed"], help="seed of the starting noise")
-    p.add_argument("--cell", type=int, default=INVERT["cell"], help="long side of each picture on the sheet")
+    p.add_argument("--seed", type=_ranged(int, "seed"), default=INVERT["seed"], help="seed of the starting noise")
+    p.add_argument("--cell", type=_ranged(int, "cell"), default=INVERT["cell"], help="long side of each picture on the sheet")
     _common(p, INVERT["size"])
     p.set_defaults(handler=run_invert)
 
@@ -107,14 +111,14 @@ def _register_dream(commands) -> None:
     )
     p.add_argument("image", help="the photo to dream on")
     p.add_argument("--layer", help=f"layer to amplify (default: {_per_model(DREAM_LAYER)})")
-    p.add_argument("--unit", type=int, help="amplify only this unit (channel) of the layer")
-    p.add_argument("--octaves", type=int, default=DREAM["octaves"], help="number of scales, smallest first")
-    p.add_argument("--octave-scale", type=float, default=DREAM["octave_scale"], help="size ratio between octaves")
-    p.add_argument("--steps", type=int, default=DREAM["steps"], help="steps per octave")
-    p.add_argument("--strength", type=float, default=DREAM["strength"],
+    p.add_argument("--unit", type=_ranged(int, "unit"), help="amplify only this unit (channel) of the layer")
+    p.add_argument("--octaves", type=_ranged(int, "octaves"), default=DREAM["octaves"], help="number of scales, smallest first")
+    p.add_argument("--octave-scale", type=_ranged(float, "octave_scale"), default=DREAM["octave_scale"], help="size ratio between octaves")
+    p.add_argument("--steps", type=_ranged(int, "steps"), default=DREAM["steps"], help="steps per octave")
+    p.add_argument("--strength", type=_ranged(float, "strength"), default=DREAM["strength"],
                    help="step size multiplier (2: twice as strong)")
-    p.add_argument("--jitter", type=int, default=DREAM["jitter"], help="largest random shift in pixels")
-    p.add_argument("--seed", type=int, default=DREAM["seed"], help="seed of the jitter")
+    p.add_argument("--jitter", type=_ranged(int, "jitter"), default=DREAM["jitter"], help="largest random shift in pixels")
+    p.add_argument("--seed", type=_ranged(int, "seed"), default=DREAM["seed"], help="seed of the jitter")
     _common(p, DREAM["size"])
     p.set_defaults(handler=run_dream)
 
@@ -142,15 +146,33 @@ def _default_layer(layer: str | None, model: str, table: dict[str, str]) -> str:
     raise ParameterError(f"--layer: no default layer for {model}; name one (see `painterly models {model}`)")
 
 
+def _check_memory(image: str, size: int, model: str) -> None:
+    """Refuse a --size whose optimisation cannot fit in RAM, from the image's header alone."""
+    from ..io import image_size, long_side_shape
+    from ..memory import check_fits, optimised_image_bytes
+
+    w, h = image_size(image)
+    out_h, out_w = long_side_shape((h, w), size)
+    check_fits(optimised_image_bytes(out_h * out_w, model), f"--size {size}")
+
+
 def run_units(args: argparse.Namespace) -> int:
     from ..explain import top_patches
     from ..explain.sheet import check_display_size
     from ..explain.units import parse_units
     from ..io import check_output_path, save_image
+    from ..outputs import check_outputs
 
     output = Path(args.output)
     check_output_path(output)
+    outputs = [output] + ([Path(args.metadata)] if args.metadata else [])
+    # Every file under --images is an input: neither the sheet nor the metadata may replace one.
+    check_outputs(outputs, [args.images] if Path(args.images).is_dir() else [])
     check_display_size(args.tile, "--tile")  # before the folder is read, not after
+    from ..memory import check_fits, forward_bytes
+
+    # Images of the folder are scaled to --size on their long side: count them as squares.
+    check_fits(forward_bytes(args.size**2, args.batch_size or 1, args.model), f"--size {args.size}")
     units = parse_units(args.units) if args.units else args.num_units
     progress = FileProgress(args.quiet)
     try:
@@ -162,7 +184,7 @@ def run_units(args: argparse.Namespace) -> int:
             )
     finally:
         progress.close()
-    save_image(result.sheet(tile=args.tile), output)
+    save_image(result.sheet(tile=args.tile), output, protect=[args.images])
     if args.metadata:
         _write_metadata(result, Path(args.metadata))
     if not args.quiet:
@@ -172,7 +194,7 @@ def run_units(args: argparse.Namespace) -> int:
 
 
 def _write_metadata(result, path: Path) -> None:
-    from ..errors import ImageError
+    from ..outputs import write_atomically
 
     data = {
         "model": result.model, "layer": result.layer, "images_seen": result.images_seen,
@@ -186,20 +208,20 @@ def _write_metadata(result, path: Path) -> None:
             for u in result.units
         ],
     }
-    try:
-        path.write_text(json.dumps(data, indent=1))
-    except OSError as err:
-        raise ImageError(f"{path}: cannot write ({err.strerror or err})") from err
+    write_atomically(path, json.dumps(data, indent=1).encode(), what="metadata")
 
 
 def run_invert(args: argparse.Namespace) -> int:
     from ..explain import invert
     from ..explain.sheet import check_display_size
     from ..io import check_output_path, save_image
+    from ..outputs import check_outputs
 
     output = Path(args.output)
     inputs = [args.image] + ([args.style_image] if args.style_image else [])
     check_output_path(output, protect=inputs)
+    check_outputs([output], inputs)
+    _check_memory(args.image, args.size, args.model)
     check_display_size(args.cell, "--cell", 16)
     content_layers = _layer_list(args.content_layers, "--content-layers")
     style_layers = _layer_list(args.style_layers, "--style-layers")
@@ -228,9 +250,12 @@ def run_invert(args: argparse.Namespace) -> int:
 def run_dream(args: argparse.Namespace) -> int:
     from ..explain import dream
     from ..io import check_output_path, save_image
+    from ..outputs import check_outputs
 
     output = Path(args.output)
     check_output_path(output, protect=[args.image])
+    check_outputs([output], [args.image])
+    _check_memory(args.image, args.size, args.model)
     layer = _default_layer(args.layer, args.model, DREAM_LAYER)
     progress = None if args.quiet else ProgressBar()
     try:

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from ..params import DEVICES, PRESERVE_COLORS
-from .common import ProgressBar, add_dataclass_options, dataclass_from_args, sigterm_as_interrupt
+from .common import ProgressBar, add_dataclass_options, dataclass_from_args, in_range, sigterm_as_interrupt
 
 EXIT_SOME_FAILED = 1
 
@@ -23,6 +23,12 @@ def register(subparsers) -> None:
     _register_export(commands)
     _register_list(commands)
     parser.set_defaults(handler=lambda args: _usage(parser))
+
+
+def _ranged(kind: type, dest: str, also: tuple = ()):
+    from ..fast.settings import APPLY_RANGES
+
+    return in_range(kind, "--" + dest.replace("_", "-"), APPLY_RANGES[dest], also=also)
 
 
 def _usage(parser: argparse.ArgumentParser) -> int:
@@ -47,8 +53,8 @@ def _register_train(commands) -> None:
     parser.add_argument("-o", "--output", required=True, help="the style file to write (NAME.painterly)")
     parser.add_argument("--name", help="the style's display name (default: OUT's file name)")
     add_dataclass_options(parser, TrainSettings)
-    parser.add_argument("--preview-every", type=int, default=100, metavar="N", help="write OUT.preview.png every N steps (0: off)")
-    parser.add_argument("--checkpoint-every", type=int, default=100, metavar="N", help="write the resumable OUT.ckpt every N steps")
+    parser.add_argument("--preview-every", type=in_range(int, "--preview-every", (0, 10**6)), default=100, metavar="N", help="write OUT.preview.png every N steps (0: off)")
+    parser.add_argument("--checkpoint-every", type=in_range(int, "--checkpoint-every", (0, 10**6)), default=100, metavar="N", help="write the resumable OUT.ckpt every N steps")
     parser.add_argument("--resume", action="store_true", help="continue from OUT.ckpt (same options; --steps may grow)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     parser.set_defaults(handler=run_train)
@@ -62,6 +68,7 @@ def run_train(args: argparse.Namespace) -> int:
     from ..fast.settings import TrainSettings
     from ..fast.train import Trainer, load_photos
     from ..io import load_image, save_bytes, save_image
+    from ..outputs import check_outputs
 
     settings = dataclass_from_args(TrainSettings, args).validate()
     output = Path(args.output)
@@ -75,6 +82,8 @@ def run_train(args: argparse.Namespace) -> int:
     paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))
     if not paths:
         raise ParameterError(f"images: no image files in {folder}")
+    # The network, its checkpoint and its preview must not replace the artwork or a photo.
+    check_outputs([output, checkpoint_path, preview_path], [args.style, *paths])
     style_image = load_image(args.style)
     photos, skipped = load_photos(paths)
     for path, reason in skipped:
@@ -93,7 +102,7 @@ def run_train(args: argparse.Namespace) -> int:
     if progress:
         callbacks.append(progress)
     if args.preview_every > 0:
-        callbacks.append(EveryNSteps(args.preview_every, lambda e: save_image(e.preview(), preview_path)))
+        callbacks.append(EveryNSteps(args.preview_every, lambda e: save_image(e.preview(), preview_path, protect=[args.style])))
     if args.checkpoint_every > 0:
         callbacks.append(EveryNSteps(args.checkpoint_every, checkpoint))
     try:
@@ -131,13 +140,13 @@ def _register_apply(commands) -> None:
     parser.add_argument("model", help="style name or .painterly file")
     parser.add_argument("inputs", nargs="+", metavar="input", help="images, folders or videos")
     parser.add_argument("-o", "--output", required=True, help="output file (one input) or folder")
-    parser.add_argument("--strength", type=float, default=1.0, help="0 keeps the photo, 1 is the full style")
+    parser.add_argument("--strength", type=_ranged(float, "strength"), default=1.0, help="0 keeps the photo, 1 is the full style")
     parser.add_argument("--preserve-colors", default="none", choices=PRESERVE_COLORS, help="keep the photo's colours")
-    parser.add_argument("--size", type=int, default=0, help="scale inputs to this long side first (0: as they are)")
+    parser.add_argument("--size", type=_ranged(int, "size", also=(0,)), default=0, help="scale inputs to this long side first (0: as they are)")
     parser.add_argument("--runtime", default="auto", choices=RUNTIMES, help="auto: ONNX Runtime on a CPU (faster there), PyTorch on a GPU")
     parser.add_argument("--device", default="auto", choices=DEVICES, help="device of the torch runtime")
-    parser.add_argument("--tile-size", type=int, default=2048, help="larger images are painted in overlapping tiles")
-    parser.add_argument("--smoothing", type=float, default=0.5, help="videos: 0 off … 0.9 strong flicker reduction")
+    parser.add_argument("--tile-size", type=_ranged(int, "tile_size"), default=2048, help="larger images are painted in overlapping tiles")
+    parser.add_argument("--smoothing", type=_ranged(float, "smoothing"), default=0.5, help="videos: 0 off … 0.9 strong flicker reduction")
     parser.add_argument("--format", default=None, choices=(".png", ".jpg", ".webp", ".tif"), help="suffix of images written into a folder (default: keep the input's)")
     parser.add_argument("--overwrite", action="store_true", help="redo files whose output already exists")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress or summary")
@@ -149,18 +158,27 @@ def run_apply(args: argparse.Namespace) -> int:
     from ..fast.apply import FastStylizer
     from ..fast.folders import plan_jobs
     from ..fast.library import find_style
-    from ..fast.video import TemporalSmoother
+    from ..fast.video import VIDEO_SUFFIXES, TemporalSmoother, is_video
+    from ..outputs import check_outputs
 
     if args.size and args.size < 32:
         raise ParameterError(f"size: {args.size} is below the minimum 32")
     TemporalSmoother(args.smoothing)  # checks the value before any file is touched
     style = find_style(args.model)
+    jobs = plan_jobs(args.inputs, args.output, args.format)
+    single = len(jobs) == 1 and Path(args.inputs[0]).is_file()
+    for job in jobs:
+        if job.is_video and not is_video(job.target):
+            raise ParameterError(f"{job.target}: a video is written as {', '.join(VIDEO_SUFFIXES)}; {job.source} is a video")
+    model_file = [args.model] if Path(args.model).is_file() else []
+    # Also removes the temporaries a killed earlier run left in these folders.
+    check_outputs([job.target for job in jobs if not job.done or args.overwrite or single], [*model_file, *args.inputs])
+    if single and not jobs[0].is_video:
+        _painted_shape(jobs[0].source, args)  # a thin strip or a huge size: refused before the model loads
     paint = FastStylizer(
         style, runtime=args.runtime, device=args.device, strength=args.strength,
         preserve_colors=args.preserve_colors, tile_size=args.tile_size,
     )
-    jobs = plan_jobs(args.inputs, args.output, args.format)
-    single = len(jobs) == 1 and Path(args.inputs[0]).is_file()
     counts = {"written": 0, "skipped": 0, "failed": 0}
     for job in jobs:
         if job.done and not args.overwrite and not single:
@@ -183,30 +201,42 @@ def run_apply(args: argparse.Namespace) -> int:
 def _apply_one(paint, job, args: argparse.Namespace) -> None:
     import time
 
+    from ..fast.apply import output_shape
     from ..fast.video import stylize_video
-    from ..io import load_image, resize_long_side, save_image
-
-    def sized(image):
-        return resize_long_side(image, args.size) if args.size else image
+    from ..io import load_image, resize_to, save_image
+    from ..outputs import prepare_directory
 
     start = time.perf_counter()
     if job.is_video:
-        job.target.parent.mkdir(parents=True, exist_ok=True)
+        prepare_directory(job.target)
         bar = None if args.quiet else ProgressBar(unit="frame")
         try:
             frames = stylize_video(job.source, job.target, paint, size=args.size, smoothing=args.smoothing,
-                                   on_progress=bar and (lambda p: bar(_as_step(p))))
+                                   on_progress=bar and (lambda p: bar(_as_step(p))),
+                                   check_shape=lambda hw: output_shape(hw, args.size, args.tile_size, str(job.source)))
         finally:
             if bar:
                 bar.close()
         detail = f"{frames} frames"
     else:
-        image = sized(load_image(job.source))
+        shape = _painted_shape(job.source, args)
+        image = load_image(job.source)
+        if tuple(image.shape[-2:]) != shape:
+            image = resize_to(image, shape)
         save_image(paint(image), job.target, protect=[job.source])
         h, w = image.shape[-2:]
         detail = f"{w}x{h} px"
     if not args.quiet:
         print(f"wrote {job.target} ({detail}, {time.perf_counter() - start:.2f} s)", file=sys.stderr)
+
+
+def _painted_shape(source: Path, args: argparse.Namespace) -> tuple[int, int]:
+    """The (height, width) an image will be painted at, checked from its header alone."""
+    from ..fast.apply import output_shape
+    from ..io import image_size
+
+    w, h = image_size(source)
+    return output_shape((h, w), args.size, args.tile_size, str(source))
 
 
 def _as_step(progress):
@@ -234,12 +264,14 @@ def run_export(args: argparse.Namespace) -> int:
     from ..fast.library import find_style
     from ..fast.onnx_export import onnx_bytes
     from ..io import save_bytes
+    from ..outputs import check_outputs
 
     output = Path(args.output)
     if output.suffix.lower() != ".onnx":
         raise ParameterError(f"output: {output} should end in .onnx")
+    check_outputs([output], [args.model] if Path(args.model).is_file() else [])
     style = find_style(args.model)
-    save_bytes(onnx_bytes(style), output, protect=[args.model])
+    save_bytes(onnx_bytes(style), output, protect=[args.model], what="ONNX model")
     print(f"wrote {output}", file=sys.stderr)
     return 0
 

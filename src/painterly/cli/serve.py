@@ -8,8 +8,8 @@ import socket
 import sys
 
 from ..errors import PainterlyError
-from ..params import DEVICES
-from .common import sigterm_as_interrupt
+from ..params import DEVICES, MAX_SIZE, MAX_STEPS
+from .common import in_range, sigterm_as_interrupt
 
 MB = 2**20
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
@@ -25,23 +25,23 @@ def register(subparsers) -> None:
     )
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to listen on; 0.0.0.0 lets other machines in (there is no login)")
-    parser.add_argument("--port", type=int, default=8000, help="port to listen on; 0 picks a free one")
+    parser.add_argument("--port", type=in_range(int, "--port", (0, 65535)), default=8000, help="port to listen on; 0 picks a free one")
     parser.add_argument("--device", action="append", choices=DEVICES, metavar="DEVICE", default=argparse.SUPPRESS,
                         help="device of a worker (auto, cpu, cuda, mps); repeat it for one worker per "
                         "device (default: one worker on auto)")
-    parser.add_argument("--queue", type=int, default=8, metavar="N", help="jobs that may wait; more are refused (HTTP 429)")
-    parser.add_argument("--idle-timeout", type=float, default=120.0, metavar="SECONDS",
+    parser.add_argument("--queue", type=in_range(int, "--queue", (0, 10_000)), default=8, metavar="N", help="jobs that may wait; more are refused (HTTP 429)")
+    parser.add_argument("--idle-timeout", type=in_range(float, "--idle-timeout", (0.0, 86400.0)), default=120.0, metavar="SECONDS",
                         help="cancel a job when no page or client has watched it for this long (0: never)")
-    parser.add_argument("--max-upload-mb", type=float, default=20.0, metavar="MB", help="largest upload per image")
-    parser.add_argument("--max-megapixels", type=float, default=30.0, metavar="MP", help="most pixels per uploaded image")
-    parser.add_argument("--max-size", type=int, default=1024, metavar="PX", help="largest output size clients may ask for")
-    parser.add_argument("--max-iterations", type=int, default=1000, metavar="N", help="most iterations clients may ask for")
+    parser.add_argument("--max-upload-mb", type=in_range(float, "--max-upload-mb", (0.01, 4096.0)), default=20.0, metavar="MB", help="largest upload per image")
+    parser.add_argument("--max-megapixels", type=in_range(float, "--max-megapixels", (0.001, 1000.0)), default=30.0, metavar="MP", help="most pixels per uploaded image")
+    parser.add_argument("--max-size", type=in_range(int, "--max-size", (32, MAX_SIZE)), default=1024, metavar="PX", help="largest output size clients may ask for")
+    parser.add_argument("--max-iterations", type=in_range(int, "--max-iterations", (1, MAX_STEPS)), default=1000, metavar="N", help="most iterations clients may ask for")
     parser.add_argument("--results-dir", metavar="DIR",
                         help="where the temporary results folder is made (default: the system's temp dir); "
                         "it is deleted when the server stops")
-    parser.add_argument("--results-cap-mb", type=float, default=500.0, metavar="MB",
+    parser.add_argument("--results-cap-mb", type=in_range(float, "--results-cap-mb", (1.0, 10**7)), default=500.0, metavar="MB",
                         help="disk space for results; the oldest are deleted beyond it")
-    parser.add_argument("--preview-interval", type=float, default=0.5, metavar="SECONDS",
+    parser.add_argument("--preview-interval", type=in_range(float, "--preview-interval", (0.0, 3600.0)), default=0.5, metavar="SECONDS",
                         help="time between two preview images of a running job")
     parser.add_argument("--open", action="store_true", help="open the page in the default web browser")
     parser.add_argument("--library", action="append", default=[], metavar="DIR",

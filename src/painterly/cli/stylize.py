@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..params import StyleParams
-from .common import ProgressBar, add_dataclass_options, dataclass_from_args, sigterm_as_interrupt
+from ..params import INITS, MAX_STEPS, StyleParams
+from .common import ProgressBar, add_dataclass_options, dataclass_from_args, in_range, sigterm_as_interrupt
 
 
 def register(subparsers) -> None:
@@ -27,8 +27,8 @@ def register(subparsers) -> None:
     )
     add_dataclass_options(parser, StyleParams)
     parser.add_argument("--bit-depth", type=int, choices=(8, 16), default=8, help="bits per channel (16: PNG/TIFF)")
-    parser.add_argument("--save-every", type=int, default=0, metavar="N", help="also write OUT_NNNN snapshots every N steps (0: off)")
-    parser.add_argument("--early-stop", type=int, default=0, metavar="N", help="stop when the loss has not improved for N steps (0: off)")
+    parser.add_argument("--save-every", type=in_range(int, "--save-every", (0, MAX_STEPS)), default=0, metavar="N", help="also write OUT_NNNN snapshots every N steps (0: off)")
+    parser.add_argument("--early-stop", type=in_range(int, "--early-stop", (0, MAX_STEPS)), default=0, metavar="N", help="stop when the loss has not improved for N steps (0: off)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     parser.set_defaults(handler=run)
 
@@ -37,13 +37,16 @@ def run(args: argparse.Namespace) -> int:
     # Imported here so `painterly --help` stays quick.
     from ..callbacks import EarlyStopping, EveryNSteps
     from ..io import check_output_path, save_image
+    from ..outputs import check_outputs
     from ..style_transfer import stylize
 
     params = dataclass_from_args(StyleParams, args).validate()
-    inputs = [args.content, *args.styles, *(args.masks or [])]
+    init_image = [] if params.init in INITS else [params.init]
+    inputs = [args.content, *args.styles, *(args.masks or []), *init_image]
     output = Path(args.output)
     # Refuse a bad output path before spending a minute on the picture.
     check_output_path(output, bit_depth=args.bit_depth, protect=inputs)
+    check_outputs([output], inputs)
 
     def save(image, path: Path) -> None:
         save_image(image, path, bit_depth=args.bit_depth, protect=inputs)

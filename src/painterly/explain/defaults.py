@@ -20,3 +20,12 @@ UNITS = {"size": 256, "units": 16, "k": 9, "tile": 80}
 # reconstructions keep much of the starting noise (see docs/explain.md).
 INVERT = {"size": 256, "iterations": 150, "optimizer": "lbfgs", "tv_weight": 1.0, "seed": 0, "cell": 256}
 DREAM = {"size": 512, "octaves": 4, "octave_scale": 1.4, "steps": 20, "strength": 1.0, "jitter": 16, "seed": 0}
+
+# (minimum, maximum) of every numeric option of the explain tools, checked by the CLI before any
+# work (the same role as the field ranges of StyleParams). Keys are the option's dest names.
+RANGES = {
+    "size": (32, 16384), "num_units": (1, 4096), "top": (1, 100), "tile": (8, 1024), "batch_size": (1, 1024),
+    "iterations": (1, 100_000), "tv_weight": (0.0, 1e9), "seed": (0, 2**63 - 1), "cell": (16, 4096),
+    "unit": (0, 1_000_000), "octaves": (1, 16), "octave_scale": (1.01, 4.0), "steps": (1, 100_000),
+    "strength": (0.0, 100.0), "jitter": (0, 1024),
+}

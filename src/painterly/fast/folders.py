@@ -8,9 +8,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ParameterError
+from ..outputs import file_identity
 from .video import VIDEO_SUFFIXES, is_video
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif")
+# Inputs painterly can read but not write (GIF, BMP) are written as PNG unless --format says otherwise.
+WRITABLE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff")
 
 
 @dataclass(frozen=True)
@@ -36,7 +39,8 @@ def plan_jobs(inputs: Iterable[str | os.PathLike], output: str | os.PathLike, im
     for path in inputs:
         if not path.exists():
             raise ParameterError(f"{path}: no such file or folder")
-    if len(inputs) == 1 and inputs[0].is_file() and output.suffix and not output.is_dir():
+    if len(inputs) == 1 and inputs[0].is_file() and not output.is_dir() and (output.suffix or output.exists()):
+        # One file to one named output: an existing non-folder (even /dev/full) is that output.
         return [_job(inputs[0], output)]
     if output.exists() and not output.is_dir():
         raise ParameterError(f"{output}: several inputs or a folder need an output folder, and this is a file")
@@ -48,6 +52,7 @@ def plan_jobs(inputs: Iterable[str | os.PathLike], output: str | os.PathLike, im
         else:
             jobs.append(_job(path, _renamed(output / path.name, image_suffix)))
     _refuse_overwriting_inputs(jobs)
+    _refuse_shared_targets(jobs)
     return jobs
 
 
@@ -60,8 +65,12 @@ def _media_files(folder: Path) -> Iterable[Path]:
 
 
 def _renamed(target: Path, image_suffix: str | None) -> Path:
-    if image_suffix and not is_video(target):
+    if is_video(target):
+        return target
+    if image_suffix:
         return target.with_suffix(image_suffix)
+    if target.suffix.lower() not in WRITABLE_SUFFIXES:
+        return target.with_suffix(".png")
     return target
 
 
@@ -71,7 +80,20 @@ def _job(source: Path, target: Path) -> Job:
 
 
 def _refuse_overwriting_inputs(jobs: list[Job]) -> None:
-    sources = {job.source.resolve() for job in jobs}
+    # By (device, inode) for files that exist (symlinks, hard links), by path for the rest.
+    sources = {file_identity(job.source) for job in jobs} | {Path(os.path.abspath(job.source)) for job in jobs}
     for job in jobs:
-        if job.target.resolve() in sources:
+        if (file_identity(job.target) or Path(os.path.abspath(job.target))) in sources:
             raise ParameterError(f"{job.target}: the output would overwrite an input; choose another output folder")
+
+
+def _refuse_shared_targets(jobs: list[Job]) -> None:
+    """a.gif and a.png (or a.jpg with --format .png) would both become a.png: say so, write neither."""
+    seen: dict[Path, Path] = {}
+    for job in jobs:
+        if job.target in seen:
+            raise ParameterError(
+                f"{job.target}: both {seen[job.target]} and {job.source} would be written here; "
+                "rename one, or choose --format"
+            )
+        seen[job.target] = job.source

@@ -50,7 +50,11 @@ def style_to_bytes(style: FastStyle) -> bytes:
 
 
 def load_style(path: str | os.PathLike) -> FastStyle:
-    """Read a .painterly file; ModelError with one line naming the file if it is not a usable one."""
+    """Read a .painterly file; ModelError with one line naming the file if it is not a usable one.
+
+    A file that unpickles safely may still be anything: every field is checked for its type and
+    range before a network is built, and the weights for being finite (NaN weights paint black).
+    """
     return _style_from(path, path)
 
 
@@ -62,14 +66,35 @@ def style_from_bytes(data: bytes, name: str) -> FastStyle:
 def _style_from(source: str | os.PathLike | io.BytesIO, path: str | os.PathLike) -> FastStyle:
     payload = _read(source, FORMAT, path)
     arch = _architecture(payload, path)
+    weights = _weights(payload, path)
+    name = payload.get("name", Path(path).stem)
+    if not isinstance(name, str) or not name.strip() or len(name) > 200:
+        raise ModelError(f"{path}: field 'name' must be a short text, got {_show(name)}")
+    info = payload.get("info", {})
+    if not isinstance(info, dict) or not all(isinstance(k, str) for k in info):
+        raise ModelError(f"{path}: field 'info' must be a mapping of names to values, got {_show(info)}")
     network = TransformNet(arch)
-    weights = {k: v.float() for k, v in payload["state_dict"].items()}
     try:
         network.load_state_dict(weights, strict=True)
     except RuntimeError as err:
         raise ModelError(f"{path}: its weights do not fit its declared architecture {arch} ({_first_line(err)})") from None
     network.eval().requires_grad_(False)
-    return FastStyle(network=network, name=str(payload.get("name", Path(path).stem)), info=dict(payload.get("info", {})))
+    return FastStyle(network=network, name=" ".join(name.split()), info=dict(info))
+
+
+def _weights(payload: dict[str, Any], path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    state = payload.get("state_dict")
+    if not isinstance(state, dict) or not state:
+        raise ModelError(f"{path}: field 'state_dict' is missing or not a mapping of weights")
+    weights = {}
+    for key, value in state.items():
+        if not isinstance(key, str) or not isinstance(value, torch.Tensor) or not value.is_floating_point():
+            raise ModelError(f"{path}: field 'state_dict' holds {_show(key)} = {type(value).__name__}, not float weights")
+        value = value.float()
+        if not torch.isfinite(value).all():
+            raise ModelError(f"{path}: weight {key!r} holds NaN or infinite values; the file is damaged")
+        weights[key] = value
+    return weights
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
@@ -98,7 +123,9 @@ def _read(source: str | os.PathLike | io.BytesIO, expected: str, path: str | os.
     if not isinstance(payload, dict) or payload.get("format") != expected:
         raise ModelError(f"{path}: not a {what} file")
     version = payload.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ModelError(f"{path}: field 'format_version' must be a whole number >= 1, got {_show(version)}; the file is damaged")
+    if version > FORMAT_VERSION:
         raise ModelError(
             f"{path}: written by a newer painterly ({payload.get('painterly_version', '?')}, file format "
             f"{version}); this painterly {__version__} reads format {FORMAT_VERSION}: upgrade painterly"
@@ -106,12 +133,24 @@ def _read(source: str | os.PathLike | io.BytesIO, expected: str, path: str | os.
     return payload
 
 
+# What a file may declare: TransformNet would build (or try to allocate) anything it is given.
+ARCHITECTURE_RANGES = {"width": (4, 256), "blocks": (0, 64)}
+
+
 def _architecture(payload: dict[str, Any], path: str | os.PathLike) -> Architecture:
     values = payload.get("architecture")
-    try:
-        return Architecture(**values)
-    except TypeError:
-        raise ModelError(f"{path}: unknown network architecture {values!r}") from None
+    if not isinstance(values, dict) or set(values) != set(ARCHITECTURE_RANGES):
+        raise ModelError(f"{path}: unknown network architecture {_show(values)}")
+    for key, (lo, hi) in ARCHITECTURE_RANGES.items():
+        v = values[key]
+        if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+            raise ModelError(f"{path}: architecture field {key!r} must be a whole number from {lo} to {hi}, got {_show(v)}")
+    return Architecture(**values)
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _first_line(err: BaseException) -> str:

@@ -7,32 +7,35 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ParameterError
-from ..params import DEVICES, PRESERVE_COLORS, check_fields, option, parse_layer_spec
+from ..params import DEVICES, MAX_SEED, MAX_SIZE, MAX_STEPS, MAX_WEIGHT, PRESERVE_COLORS, check_fields, option, parse_layer_spec
 
 RUNTIMES = ("auto", "torch", "onnx")
+# (minimum, maximum) of the numeric options of `fast apply`, checked before any file is touched;
+# size 0 means "as they are" and is allowed besides the range.
+APPLY_RANGES = {"strength": (0.0, 1.0), "size": (32, MAX_SIZE), "tile_size": (128, MAX_SIZE), "smoothing": (0.0, 0.9)}
 
 
 @dataclass
 class TrainSettings:
-    steps: int = option(2000, "training steps (each one batch of random crops)", minimum=1)
-    batch_size: int = option(4, "photo crops per step", minimum=1)
-    crop_size: int = option(256, "side of the square random crops, in pixels", minimum=64)
+    steps: int = option(2000, "training steps (each one batch of random crops)", minimum=1, maximum=10 * MAX_STEPS)
+    batch_size: int = option(4, "photo crops per step", minimum=1, maximum=256)
+    crop_size: int = option(256, "side of the square random crops, in pixels", minimum=64, maximum=4096)
     photo_size: int = option(
         512, "photos are scaled to this long side before cropping; with --style-size it sets how "
-        "large the brush strokes come out relative to a photo", minimum=64,
+        "large the brush strokes come out relative to a photo", minimum=64, maximum=MAX_SIZE,
     )
-    style_size: int = option(512, "long side of the style image when its statistics are taken", minimum=64)
-    content_weight: float = option(1.0, "weight of the content loss", minimum=0.0)
-    style_weight: float = option(3.0, "weight of the style loss (lower than for `stylize`: a network that starts from nothing needs a stronger pull toward the photo)", minimum=0.0)
-    tv_weight: float = option(2.0, "weight of the total-variation smoothness term", minimum=0.0)
-    color_weight: float = option(10.0, "weight of matching the style's palette", minimum=0.0)
-    learning_rate: float = option(2e-3, "Adam step size", minimum=0.0)
-    width: int = option(16, "channels of the network's first stage (2x and 3x deeper); wider is slower", minimum=4)
-    blocks: int = option(4, "residual blocks of the network", minimum=0)
+    style_size: int = option(512, "long side of the style image when its statistics are taken", minimum=64, maximum=MAX_SIZE)
+    content_weight: float = option(1.0, "weight of the content loss", minimum=0.0, maximum=MAX_WEIGHT)
+    style_weight: float = option(3.0, "weight of the style loss (lower than for `stylize`: a network that starts from nothing needs a stronger pull toward the photo)", minimum=0.0, maximum=MAX_WEIGHT)
+    tv_weight: float = option(2.0, "weight of the total-variation smoothness term", minimum=0.0, maximum=MAX_WEIGHT)
+    color_weight: float = option(10.0, "weight of matching the style's palette", minimum=0.0, maximum=MAX_WEIGHT)
+    learning_rate: float = option(2e-3, "Adam step size", minimum=0.0, maximum=10.0)
+    width: int = option(16, "channels of the network's first stage (2x and 3x deeper); wider is slower", minimum=4, maximum=256)
+    blocks: int = option(4, "residual blocks of the network", minimum=0, maximum=64)
     model: str = option("efficientnet-lite0", "backbone whose features define the losses")
     content_layers: str | None = option(None, "content layers as name[:weight],… (default: shallower than stylize's, e.g. b2.out,b4.out,b9.out)")
     style_layers: str | None = option(None, "style layers as name[:weight],… (default: the backbone's)")
-    seed: int = option(0, "random seed of the weights and the crops")
+    seed: int = option(0, "random seed of the weights and the crops", minimum=0, maximum=MAX_SEED)
     device: str = option("auto", "auto, cpu, cuda or mps", choices=DEVICES)
 
     def validate(self) -> TrainSettings:

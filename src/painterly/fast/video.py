@@ -16,6 +16,7 @@ from torch import Tensor
 
 from ..errors import ImageError, ParameterError
 from ..io import long_side_shape, resize_to
+from ..outputs import partial_path
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v")
 
@@ -63,16 +64,18 @@ def stylize_video(
     size: int = 0,
     smoothing: float = 0.0,
     on_progress: Callable[[VideoProgress], None] | None = None,
+    check_shape: Callable[[tuple[int, int]], tuple[int, int]] | None = None,
 ) -> int:
     """Paint every frame of ``source`` into ``target`` (written atomically); returns frames written.
 
-    ``size`` > 0 scales the frames to that long side before painting.
+    ``size`` > 0 scales the frames to that long side before painting. ``check_shape``, given the
+    frames' (height, width), returns the painted shape or raises (before any frame is painted).
     """
     import av
 
     smoother = TemporalSmoother(smoothing)
     target = Path(target)
-    partial = target.with_name(f".{target.stem}.partial{target.suffix}")
+    partial = partial_path(target)
     try:
         source_container = av.open(os.fspath(source))
     except (av.error.FFmpegError, OSError) as err:
@@ -85,11 +88,13 @@ def stylize_video(
             video_in = container.streams.video[0]
             audio_in = container.streams.audio[0] if container.streams.audio else None
             total = video_in.frames or 0
-            with av.open(os.fspath(partial), mode="w") as out:
+            with _open_output(partial, target) as out:
                 video_out = out.add_stream("libx264", rate=video_in.average_rate or 25, options={"crf": "18"})
                 video_out.pix_fmt = "yuv420p"
                 height, width = video_in.codec_context.height, video_in.codec_context.width
-                if size:
+                if check_shape is not None:
+                    height, width = check_shape((height, width))
+                elif size:
                     height, width = long_side_shape((height, width), size)
                 video_out.height, video_out.width = _even(height), _even(width)
                 audio_out = out.add_stream_from_template(audio_in) if audio_in is not None else None
@@ -116,6 +121,16 @@ def stylize_video(
         if partial.exists():
             partial.unlink()
     return written
+
+
+def _open_output(partial: Path, target: Path):
+    """The container being written; a failure here is the output's fault, and says so."""
+    import av
+
+    try:
+        return av.open(os.fspath(partial), mode="w")
+    except (av.error.FFmpegError, OSError, ValueError) as err:
+        raise ImageError(f"{target}: cannot write the video there ({_first_line(err)})") from None
 
 
 def _paint_frame(frame, paint: Callable[[Tensor], Tensor], smoother: TemporalSmoother, shape: tuple[int, int]) -> np.ndarray:

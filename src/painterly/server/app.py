@@ -5,6 +5,7 @@ Routes (JSON errors look like ``{"detail": "size: 8 is below the minimum 32", "f
     GET  /                          the page (static files under /static; no network resources)
     GET  /api/params                the parameters (from StyleParams), backbones and server limits
     GET  /api/health                workers, queue length, results on disk
+    POST /api/params/check          JSON params -> 200 with the values a job would use, or 422
     POST /api/jobs                  multipart: content=<file>, style=<file> (repeat), params=<JSON>
                                     -> 202 status; 413 too big, 415 not an image, 422 bad
                                     parameter (names the field), 429 queue full
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import time
 from dataclasses import dataclass, field
@@ -35,10 +37,11 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
+from ..allocator import limit_arenas
 from ..errors import ImageError, ParameterError
 from ..params import StyleParams
 from .jobs import TERMINAL, JobManager, QueueFull, Settings
-from .schema import Limits, describe, parse_params
+from .schema import Limits, describe, params_json_schema, parse_params
 
 STATIC_DIR = Path(__file__).with_name("static")
 MB = 2**20
@@ -59,6 +62,7 @@ class ServerConfig:
     allowed_hosts: tuple[str, ...] | None = None  # Host headers accepted (None: any); see the CLI
     decode_concurrency: int = 2  # decoded photos are large float arrays: bound how many at once
     libraries: tuple[Path, ...] = ()  # indexed folders for the Library page (`serve --library DIR`)
+    malloc_arenas: int = 1  # glibc arenas for the whole process (allocator.limit_arenas); 0: glibc's default
 
 
 class _TooLarge(StarletteHTTPException):
@@ -154,7 +158,7 @@ def _is_pixel_limit(err: ImageError) -> bool:
     # painterly.io says "WxH px is over the N megapixel limit" (our cap, read from the header) or
     # "too large to decode safely" (Pillow's decompression-bomb guard): both mean "too many pixels".
     text = str(err)
-    return ("px is over the" in text and "limit" in text) or "too large to decode" in text
+    return "over the" in text and "limit" in text
 
 
 def create_app(
@@ -170,6 +174,9 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
+        # One malloc arena for all threads: a long-lived server otherwise grows with every job
+        # (issue 12, item 15; the worker also trims the heap after each job).
+        limit_arenas(config.malloc_arenas)
         manager.start()
         try:
             yield
@@ -228,7 +235,34 @@ def create_app(
     async def health():
         return {"ok": True, **manager.stats()}
 
-    @app.post("/api/jobs", status_code=202)
+    params_schema_json = params_json_schema(params_cls, config.limits)
+    job_form = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+        "type": "object", "required": ["content", "style"],
+        "properties": {
+            "content": {"type": "string", "format": "binary", "description": "the photo"},
+            "style": {"type": "array", "items": {"type": "string", "format": "binary"}, "description": "artworks"},
+            "params": {"type": "string", "description": "a JSON object; see POST /api/params/check"},
+        },
+    }}}}}
+
+    @app.post("/api/params/check", openapi_extra={"requestBody": {
+        "required": True, "content": {"application/json": {"schema": params_schema_json}}}})
+    async def check_params(request: Request):
+        """Validate parameters without uploading images: 200 with the values a job would use, or 422."""
+        try:
+            data = await request.json()
+        except (ValueError, UnicodeDecodeError):
+            return error(422, "params: not valid JSON", field="params")
+        try:
+            params = parse_params(data, params_cls, config.limits)
+        except (ParameterError, TypeError) as err:
+            return error(422, str(err), field=_field_of(str(err)) or None)
+        message = _check_layers(params) or _check_weights(params)
+        if message:
+            return error(422, message, field=_field_of(message))
+        return {"params": dataclasses.asdict(params)}
+
+    @app.post("/api/jobs", status_code=202, openapi_extra=job_form)
     async def create_job(request: Request):
         limits = config.limits
         # Starlette answers 400 itself past these counts; below them we name what is wrong.
@@ -238,8 +272,9 @@ def create_app(
             styles = [*form.getlist("style"), *form.getlist("styles")]
             for key in form.keys():
                 if key not in ("content", "style", "styles", "params"):
-                    return error(422, f"{key}: unknown form field; send content, style (one or more) and params",
-                                 field=key)
+                    name = _short(key) or "form"  # a part without a name still gets a field to point at
+                    return error(422, f"{name}: unknown form field; send content, style (one or more) and params",
+                                 field=name)
             raw = form.get("params")
             if isinstance(raw, UploadFile):
                 raw = (await raw.read(MB + 1)).decode("utf-8", "replace")
@@ -251,8 +286,6 @@ def create_app(
                 params = parse_params(data, params_cls, limits)
             except (ParameterError, TypeError) as err:
                 return error(422, str(err), field=_field_of(str(err)) or None)
-            if manager.queue_full():  # refuse before spending a second decoding photos
-                return error(429, "the queue is full; try again shortly", headers={"retry-after": "5"})
 
             if len(contents) != 1 or not isinstance(contents[0], UploadFile):
                 return error(422, "content: send exactly one content image as a file", field="content")
@@ -263,9 +296,13 @@ def create_app(
             if params.style_weights is not None and len(params.style_weights) != len(styles):
                 n = len(params.style_weights)
                 return error(422, f"style_weights: {n} weights for {len(styles)} style images", field="style_weights")
-            message = _check_layers(params)
+            message = _check_layers(params) or _check_weights(params)
             if message:
                 return error(422, message, field=_field_of(message))
+            # After everything that is cheap to check (an empty POST is a 422, not a 429), and
+            # before spending a second decoding photos.
+            if manager.queue_full():
+                return error(429, "the queue is full; try again shortly", headers={"retry-after": "5"})
 
             uploads = [("content", "content image", contents[0])] + [
                 ("style", f"style image {i + 1}", s) for i, s in enumerate(styles)
@@ -430,6 +467,19 @@ def _initial_preview(image) -> bytes:
     from .jobs import _jpeg
 
     return _jpeg(image, quality=85)
+
+
+def _check_weights(params) -> str | None:
+    """A backbone whose weights are not on this server fails the request, not the job later.
+
+    The message is for a browser: no server paths, no command-line flags.
+    """
+    from ..backbones import get_spec
+
+    spec = get_spec(params.model)
+    if spec.weights_available():
+        return None
+    return f"model: {spec.name} is not available on this server (its weights are not downloaded); choose efficientnet-lite0"
 
 
 def _check_layers(params) -> str | None:

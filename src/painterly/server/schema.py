@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ParameterError
-from ..params import INITS, StyleParams
+from ..params import INITS, StyleParams, check_range
 
 # Shown above the fold, in this order, when the field exists; every other field goes under
 # "Advanced". A field can choose its group itself with metadata ui="main" / "advanced" / "hidden".
@@ -187,7 +187,10 @@ def parse_params(data: Any, cls: type = StyleParams, limits: Limits = Limits()) 
     for name, raw in data.items():
         if not isinstance(name, str) or name not in described:
             valid = ", ".join(n for n, d in described.items() if d["group"] != "hidden")
-            raise ParameterError(f"{name}: unknown parameter; valid: {valid}")
+            if isinstance(name, str) and name.isidentifier():
+                raise ParameterError(f"{name}: unknown parameter; valid: {valid}")
+            # An empty or odd key cannot be the field a message starts with: blame the object.
+            raise ParameterError(f"params: unknown parameter {_show(name)}; valid: {valid}")
         d = described[name]
         if d["group"] == "hidden":
             raise ParameterError(f"{name}: is set by the server (painterly serve --{name.replace('_', '-')})")
@@ -217,10 +220,21 @@ def _coerce(name: str, raw: Any, d: dict[str, Any]) -> Any:
         if not isinstance(raw, list):
             raise ParameterError(f"{name}: expected a list, got {_json_type(raw)}")
         inner = kind[5:-1]
-        return [_scalar(name, v, inner) for v in raw]
+        if len(raw) > 64:
+            raise ParameterError(f"{name}: at most 64 values, got {len(raw)}")
+        values = [_scalar(name, v, inner) for v in raw]
+        if inner in ("int", "float"):
+            for v in values:
+                check_range(name, v, d.get("minimum"), d.get("maximum"))
+        return values
     if kind == "json":
         return raw
-    return _scalar(name, raw, kind)
+    value = _scalar(name, raw, kind)
+    if kind in ("int", "float"):
+        # The dataclass's range (and the server's caps), before anything else sees the number:
+        # 1e308 as a size is refused as "1e+308", not echoed as 309 digits.
+        check_range(name, value, d.get("minimum"), d.get("maximum"))
+    return value
 
 
 def _scalar(name: str, raw: Any, kind: str) -> Any:
@@ -242,6 +256,8 @@ def _scalar(name: str, raw: Any, kind: str) -> Any:
         if not math.isfinite(value):
             raise ParameterError(f"{name}: expected a finite number, got {_show(raw)}")
         if kind == "int":
+            if isinstance(value, float) and abs(value) > 2**63:
+                raise ParameterError(f"{name}: {value:.3g} is out of range")
             if value != int(value):
                 raise ParameterError(f"{name}: expected a whole number, got {_show(raw)}")
             return int(value)
@@ -262,3 +278,44 @@ def _json_type(raw: Any) -> str:
 def _show(raw: Any) -> str:
     text = repr(raw)
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+def params_json_schema(cls: type = StyleParams, limits: Limits = Limits()) -> dict[str, Any]:
+    """The JSON Schema of the ``params`` object, from the same ranges the CLI checks.
+
+    Served in the OpenAPI document, so a client (or Schemathesis) knows every bound up front.
+    """
+    properties: dict[str, Any] = {}
+    for d in describe(cls, limits):
+        if d["group"] == "hidden":
+            continue
+        kind = d["type"]
+        if kind.startswith("list["):
+            inner = _json_type_name(kind[5:-1])
+            item: dict[str, Any] = {"type": inner}
+            _bounds(item, d)
+            prop: dict[str, Any] = {"type": "array", "items": item, "minItems": 1, "maxItems": 64}
+        else:
+            prop = {"type": _json_type_name(kind)}
+            _bounds(prop, d)
+            if "choices" in d:
+                prop["enum"] = list(d["choices"])
+            if kind == "str":
+                prop["maxLength"] = 2000
+        if d["nullable"]:
+            prop = {"anyOf": [prop, {"type": "null"}]}
+        prop["description"] = d["help"]
+        properties[d["name"]] = prop
+    return {"type": "object", "properties": properties, "additionalProperties": False}
+
+
+def _json_type_name(kind: str) -> str:
+    return {"int": "integer", "float": "number", "bool": "boolean", "str": "string"}.get(kind, "string")
+
+
+def _bounds(prop: dict[str, Any], d: dict[str, Any]) -> None:
+    if d["type"].endswith(("int", "float", "int]", "float]")):
+        if "minimum" in d:
+            prop["minimum"] = d["minimum"]
+        if "maximum" in d:
+            prop["maximum"] = d["maximum"]

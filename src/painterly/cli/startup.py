@@ -1,0 +1,75 @@
+"""What the CLI does before any heavy module is imported: quiet Ctrl-C, threads, then torch.
+
+Importing torch takes a second or two. A Ctrl-C in that time raised KeyboardInterrupt somewhere
+inside the import machinery and printed a traceback (issue 12); until torch is loaded, Ctrl-C
+now ends the program at once with exit code 130 and one line. OpenMP reads its thread count and
+wait policy when torch loads, so those are chosen here too (painterly.threads).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+from collections.abc import Iterator
+
+from .._quiet_start import _exit_quietly
+from ..threads import busy_cores, plan_threads, usable_cpus
+
+EXIT_INTERRUPTED = 130
+THREADS_ENV = "PAINTERLY_THREADS"  # a number, or "auto"
+WAIT_POLICY_ENV = "PAINTERLY_WAIT_POLICY"  # active, passive or auto
+
+
+@contextlib.contextmanager
+def quiet_interrupts() -> Iterator[None]:
+    """Inside, Ctrl-C exits with 130 and one line; afterwards Ctrl-C raises KeyboardInterrupt again.
+
+    The run itself needs KeyboardInterrupt (it stops the engine and keeps the best image so far).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, _exit_quietly)
+    try:
+        yield
+    finally:
+        restored = signal.default_int_handler if getattr(previous, "painterly_quiet", False) else previous
+        signal.signal(signal.SIGINT, restored)
+
+
+def configure_threads(threads: str | None = None) -> None:
+    """Set OMP_NUM_THREADS / OMP_WAIT_POLICY for this process unless the user already did.
+
+    ``threads`` (the --threads flag) wins over PAINTERLY_THREADS; "auto" decides from the cores
+    that are free now.
+    """
+    from ..errors import ParameterError
+
+    wanted = threads or os.environ.get(THREADS_ENV) or "auto"
+    policy = (os.environ.get(WAIT_POLICY_ENV) or "auto").lower()
+    if policy not in ("auto", "active", "passive"):
+        raise ParameterError(f"{WAIT_POLICY_ENV}: {policy!r} is not one of auto, active, passive")
+    count = None
+    if wanted != "auto":
+        if not wanted.isdigit() or not 1 <= int(wanted) <= 1024:
+            raise ParameterError(f"threads: {wanted!r} is not auto or a whole number from 1 to 1024")
+        count = int(wanted)
+    if "OMP_NUM_THREADS" in os.environ and count is None:
+        count = int(os.environ["OMP_NUM_THREADS"]) if os.environ["OMP_NUM_THREADS"].isdigit() else None
+    user_policy = None if policy == "auto" else policy
+    user_policy = user_policy or os.environ.get("OMP_WAIT_POLICY")
+    plan = plan_threads(usable_cpus(), busy_cores(), threads=count, wait_policy=user_policy)
+    os.environ["OMP_NUM_THREADS"] = str(plan.threads)
+    os.environ["OMP_WAIT_POLICY"] = plan.wait_policy
+
+
+def load_torch() -> None:
+    """Import torch (and its OpenMP runtime) now, while Ctrl-C still exits quietly."""
+    import torch
+
+    # torch sizes its intra-op pool from the environment only in some builds; say it directly.
+    threads = os.environ.get("OMP_NUM_THREADS", "")
+    if threads.isdigit() and int(threads) > 0:
+        torch.set_num_threads(int(threads))

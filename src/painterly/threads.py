@@ -1,0 +1,68 @@
+"""How many threads torch should use, and how they wait, on a machine that may be busy.
+
+Torch's OpenMP threads spin while they wait for each other at the end of every operation. Alone
+on a machine that is fastest; beside other busy processes the spinning threads steal the cores
+the working ones need, and EfficientNet-Lite0's many small operations make it pay at every one
+of them: with one other painterly run on a 2-core machine the default 512 px run took 19x its
+time alone (issue 12). Passive waiting, and no more threads than there are free cores, keep a
+busy machine's slowdown near the fair share (benchmarks/contention.py, docs/reliability.md).
+
+The CLI decides once at start-up, before torch is imported (OpenMP reads its settings then);
+this module only computes the decision, so it can be tested and reused.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ThreadPlan:
+    threads: int
+    wait_policy: str  # "ACTIVE" or "PASSIVE", as OMP_WAIT_POLICY spells it
+    reason: str
+
+
+def plan_threads(cpus: int, busy: float, *, threads: int | None = None, wait_policy: str | None = None) -> ThreadPlan:
+    """Threads and wait policy for ``cpus`` usable cores of which about ``busy`` are taken by others.
+
+    ``threads`` / ``wait_policy`` are the user's choice (flag or environment) and win.
+    """
+    cpus = max(1, cpus)
+    free = max(1, min(cpus, round(cpus - busy)))
+    crowded = busy >= 0.5
+    chosen_threads = threads if threads is not None else (free if crowded else cpus)
+    chosen_policy = (wait_policy or ("PASSIVE" if crowded else "ACTIVE")).upper()
+    if threads is not None or wait_policy is not None:
+        reason = "as asked"
+    elif crowded:
+        reason = f"{busy:.1f} of {cpus} cores busy"
+    else:
+        reason = f"{cpus} idle cores"
+    return ThreadPlan(max(1, chosen_threads), chosen_policy, reason)
+
+
+def usable_cpus() -> int:
+    """Cores this process may run on (its affinity mask, e.g. under taskset or a container)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def busy_cores() -> float:
+    """How many cores other processes keep busy now: the larger of the 1-minute load average and
+    the processes runnable this instant (/proc/loadavg), which sees a neighbour started seconds ago."""
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return 0.0
+    runnable = 0.0
+    try:
+        with open("/proc/loadavg") as f:
+            running = f.read().split()[3].split("/")[0]
+        runnable = max(0, int(running) - 1)  # minus this process
+    except (OSError, IndexError, ValueError):
+        pass
+    return max(load, float(runnable))
