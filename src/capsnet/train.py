@@ -82,6 +82,7 @@ class Trainer:
         self.order = torch.empty(0, dtype=torch.long)
         self.partners = torch.empty(0, dtype=torch.long)
         self.history: list[dict[str, Any]] = []
+        self.epoch_loss = (0.0, 0)  # sum and count of this epoch's step losses so far
 
     @property
     def total_steps(self) -> int:
@@ -107,7 +108,6 @@ class Trainer:
     def run(self, callbacks: Sequence[TrainCallback] = ()) -> StopReason:
         """Train until ``settings.epochs`` are done; a callback returning True, or Ctrl-C, stops between steps."""
         started = time.perf_counter() - self.elapsed
-        epoch_loss, epoch_steps = 0.0, 0
         try:
             while self.step < self.total_steps:
                 self.model.train()
@@ -120,11 +120,13 @@ class Trainer:
                 self.optimizer.step()
                 self.step += 1
                 self.elapsed = time.perf_counter() - started
-                epoch_loss, epoch_steps = epoch_loss + float(loss.detach()), epoch_steps + 1
+                total, count = self.epoch_loss
+                self.epoch_loss = (total + float(loss.detach()), count + 1)
                 end = self.step % self.steps_per_epoch == 0
                 if end:
-                    self.history.append({"epoch": self.epoch, "loss": epoch_loss / epoch_steps, "seconds": round(self.elapsed, 1)})
-                    epoch_loss, epoch_steps = 0.0, 0
+                    mean = self.epoch_loss[0] / self.epoch_loss[1]
+                    self.history.append({"epoch": self.epoch, "loss": mean, "seconds": round(self.elapsed, 1)})
+                    self.epoch_loss = (0.0, 0)
                 event = TrainEvent(self.step, self.total_steps, self.epoch + (0 if end else 1), float(loss.detach()), self.elapsed, end)
                 if any([bool(cb(event)) for cb in callbacks]):
                     return "callback"
@@ -156,6 +158,7 @@ class Trainer:
             "generator": self.generator.get_state(),
             "torch_rng": torch.get_rng_state(),  # the baseline's dropout draws from it
             "history": self.history,
+            "epoch_loss": list(self.epoch_loss),
         }
 
     def resume(self, state: dict[str, Any]) -> None:
@@ -174,6 +177,7 @@ class Trainer:
         self.order, self.partners = state["order"], state["partners"]
         self.step, self.elapsed = int(state["step"]), float(state["elapsed"])
         self.history = list(state["history"])
+        self.epoch_loss = (float(state["epoch_loss"][0]), int(state["epoch_loss"][1]))
 
 
 def describe_differences(saved: dict[str, Any], wanted: dict[str, Any], ignore: Sequence[str] = ()) -> list[str]:

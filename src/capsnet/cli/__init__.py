@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..errors import CapsNetError
-from . import evaluate, train
+from . import evaluate, figures, multi, train
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -40,6 +40,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"capsnet {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for command in (train, evaluate):
+    for command in (train, evaluate, figures, multi):
         command.register(subparsers)
     return parser

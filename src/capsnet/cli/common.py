@@ -122,3 +122,28 @@ def print_report(report: dict[str, Any], as_json: bool, line: str) -> None:
 
 def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt
+
+
+def check_png_output(path: Path, protect: Path) -> None:
+    """Refuse a bad output name before any work is done."""
+    if path.suffix.lower() != ".png":
+        raise SettingError(f"output: {path} should end in .png")
+    if not path.parent.is_dir() and str(path.parent):
+        raise SettingError(f"output: folder {path.parent} does not exist")
+    if path.exists() and protect.exists() and path.samefile(protect):
+        raise SettingError(f"output: {path} is the input checkpoint")
+
+
+def save_png(image, path: Path) -> None:
+    """Write a Pillow image atomically (temporary file beside it, then rename)."""
+    import os
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent if str(path.parent) else ".")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            image.save(f, format="PNG")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
