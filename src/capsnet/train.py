@@ -177,7 +177,8 @@ class Trainer:
         self.order, self.partners = state["order"], state["partners"]
         self.step, self.elapsed = int(state["step"]), float(state["elapsed"])
         self.history = list(state["history"])
-        self.epoch_loss = (float(state["epoch_loss"][0]), int(state["epoch_loss"][1]))
+        total, count = state.get("epoch_loss", (0.0, 0))
+        self.epoch_loss = (float(total), int(count))
 
 
 def describe_differences(saved: dict[str, Any], wanted: dict[str, Any], ignore: Sequence[str] = ()) -> list[str]:
