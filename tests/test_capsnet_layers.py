@@ -3,10 +3,10 @@
 import pytest
 import torch
 
+from capsnet.data import Split
 from capsnet.layers import margin_loss, mask, route, squash
 from capsnet.model import Architecture, BaselineCNN, CapsNet, parameter_count
 from capsnet.tasks import MULTI_SIZE, multi_batch, random_shift
-from capsnet.data import Split
 
 
 def test_squash_keeps_direction_and_maps_lengths_into_unit_interval():

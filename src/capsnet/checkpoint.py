@@ -41,7 +41,7 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
     try:
         # weights_only: a checkpoint is data (tensors, numbers, strings), never code to run.
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises many kinds for a damaged or foreign file
+    except Exception as err:  # noqa: BLE001 — torch raises many kinds for a damaged or foreign file
         raise CheckpointError(f"{path}: not a readable capsnet checkpoint ({type(err).__name__})") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a capsnet checkpoint")

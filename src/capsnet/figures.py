@@ -23,7 +23,7 @@ def _tile(image: Tensor, colour: tuple[float, float, float] | None = None) -> Im
     if array.shape[0] == 1:
         array = np.repeat(array, 3, axis=0) * np.array(colour or (1, 1, 1), dtype=np.float32)[:, None, None]
     tile = Image.fromarray((array.transpose(1, 2, 0) * 255).round().astype(np.uint8))
-    return tile.resize((tile.width * SCALE, tile.height * SCALE), Image.NEAREST)
+    return tile.resize((tile.width * SCALE, tile.height * SCALE), Image.Resampling.NEAREST)
 
 
 def _grid(rows: list[list[Image.Image | None]], left: list[str], top: list[str], header: int = 14, margin: int = 40) -> Image.Image:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -71,7 +71,7 @@ class CapsNet(nn.Module):
         self.digits = DigitCaps(arch.primary_capsules, arch.primary_dim, arch.classes, arch.digit_dim, arch.routing_iterations)
         sizes = [arch.classes * arch.digit_dim, *arch.decoder]
         hidden: list[nn.Module] = []
-        for a, b in zip(sizes, sizes[1:]):
+        for a, b in pairwise(sizes):
             hidden += [nn.Linear(a, b), nn.ReLU(inplace=True)]
         self.decoder = nn.Sequential(*hidden, nn.Linear(sizes[-1], arch.image_size**2), nn.Sigmoid())
 

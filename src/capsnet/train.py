@@ -22,7 +22,7 @@ from .data import DataSet, Split
 from .devices import resolve_device
 from .errors import CheckpointError, SettingError
 from .layers import margin_loss
-from .model import Architecture, CapsNet, Output, build_model
+from .model import Architecture, BaselineCNN, CapsNet, Output, build_model
 from .settings import TrainSettings
 from .tasks import MULTI_SIZE, Batch, multi_batch, pair_partners, single_batch
 
@@ -45,9 +45,9 @@ class TrainEvent:
 TrainCallback = Callable[[TrainEvent], "bool | None"]
 
 
-def batch_loss(model: torch.nn.Module, batch: Batch, settings: TrainSettings) -> Tensor:
+def batch_loss(model: CapsNet | BaselineCNN, batch: Batch, settings: TrainSettings) -> Tensor:
     """Margin loss plus the scaled decoder loss (CapsNet), or cross-entropy (baseline)."""
-    if not isinstance(model, CapsNet):
+    if isinstance(model, BaselineCNN):
         return F.cross_entropy(model.logits(batch.images), batch.labels)
     out: Output = model(batch.images)
     loss = margin_loss(out.scores, batch.targets, settings.m_plus, settings.m_minus, settings.absent_weight)
@@ -128,7 +128,8 @@ class Trainer:
                     self.history.append({"epoch": self.epoch, "loss": mean, "seconds": round(self.elapsed, 1)})
                     self.epoch_loss = (0.0, 0)
                 event = TrainEvent(self.step, self.total_steps, self.epoch + (0 if end else 1), float(loss.detach()), self.elapsed, end)
-                if any([bool(cb(event)) for cb in callbacks]):
+                answers = [bool(cb(event)) for cb in callbacks]  # every callback sees every step
+                if any(answers):
                     return "callback"
         except KeyboardInterrupt:
             return "interrupted"
@@ -217,7 +218,7 @@ def multi_test_batches(split: Split, batch_size: int, classes: int) -> list[Batc
 
 
 @torch.no_grad()
-def evaluate(model: torch.nn.Module, split: Split, task: Task = "single", batch_size: int = 100, device: torch.device | None = None) -> Evaluation:
+def evaluate(model: CapsNet | BaselineCNN, split: Split, task: Task = "single", batch_size: int = 100, device: torch.device | None = None) -> Evaluation:
     model.eval()
     device = device or next(model.parameters()).device
     classes = model.arch.classes
@@ -240,9 +241,17 @@ def evaluate(model: torch.nn.Module, split: Split, task: Task = "single", batch_
     return Evaluation(correct / max(len(split), 1), confusion, len(split), predicted)
 
 
-def load_model(state: dict[str, Any], device: torch.device | str = "cpu") -> torch.nn.Module:
+def load_model(state: dict[str, Any], device: torch.device | str = "cpu") -> CapsNet | BaselineCNN:
     """The trained model of a checkpoint's state, in eval mode."""
     arch = Architecture.from_dict(state["architecture"])
     model = build_model(arch)
     model.load_state_dict(state["model"])
     return model.to(device).eval()
+
+
+def load_capsnet(state: dict[str, Any]) -> CapsNet:
+    """A checkpoint's CapsNet (the figures need its capsules and decoder)."""
+    model = load_model(state)
+    if not isinstance(model, CapsNet):
+        raise CheckpointError("checkpoint: this is the baseline CNN; pictures need a CapsNet")
+    return model

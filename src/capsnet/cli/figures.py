@@ -11,7 +11,7 @@ from ..checkpoint import check_architecture, read_checkpoint
 from ..data import load_data
 from ..errors import SettingError
 from ..figures import perturbation_sheet, reconstruction_sheet
-from ..train import load_model
+from ..train import load_capsnet
 from .common import DATA_HELP, check_png_output, save_png
 
 
@@ -41,7 +41,7 @@ def _inputs(args: argparse.Namespace):
     if args.first + args.count > len(test):
         raise SettingError(f"first/count: the test split of {data.name} has {len(test)} images")
     index = torch.arange(args.first, args.first + args.count)
-    return load_model(state), test.images[index].unsqueeze(1).float() / 255.0, test.labels[index], output
+    return load_capsnet(state), test.images[index].unsqueeze(1).float() / 255.0, test.labels[index], output
 
 
 def run_perturb(args: argparse.Namespace) -> int:

@@ -11,9 +11,15 @@ from ..data import load_data
 from ..errors import SettingError
 from ..figures import multi_sheet
 from ..tasks import MULTI_SIZE
-from ..train import load_model, multi_test_batches
+from ..train import load_capsnet, multi_test_batches
 from . import evaluate
-from .common import DATA_HELP, add_training_options, check_png_output, save_png, train_command
+from .common import (
+    DATA_HELP,
+    add_training_options,
+    check_png_output,
+    save_png,
+    train_command,
+)
 
 
 def register(subparsers) -> None:
@@ -50,6 +56,6 @@ def run_show(args: argparse.Namespace) -> int:
     check_architecture(state, path, kind="capsnet", image_size=MULTI_SIZE)
     data = load_data(args.data or state["data"])
     batch = multi_test_batches(data.test.subset(min(args.count, len(data.test))), args.count, len(data.classes))[0]
-    save_png(multi_sheet(load_model(state), batch.images, batch.labels), output)
+    save_png(multi_sheet(load_capsnet(state), batch.images, batch.labels), output)
     print(f"wrote {output}")
     return 0
