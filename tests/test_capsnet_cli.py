@@ -88,6 +88,9 @@ def test_reconstruct_writes_inputs_above_reconstructions(trained, tmp_path, caps
     out = tmp_path / "recon.png"
     assert run(capsys, "reconstruct", trained, "-o", out, "--count", "4")[0] == 0
     assert Image.open(out).size == (40 + 4 * 60, 14 + 2 * 60)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask  # atomic, yet not private like a temp file
     code, _, err = run(capsys, "reconstruct", trained, "-o", tmp_path / "recon.jpg")
     assert code == 2 and "should end in .png" in err
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import io
 import json
 import signal
 import sys
@@ -11,7 +12,7 @@ import typing
 from pathlib import Path
 from typing import Any
 
-from ..checkpoint import read_checkpoint, save_checkpoint
+from ..checkpoint import read_checkpoint, save_checkpoint, write_atomically
 from ..data import load_data
 from ..errors import CheckpointError, SettingError
 from ..settings import TrainSettings
@@ -137,14 +138,6 @@ def check_png_output(path: Path, protect: Path) -> None:
 
 def save_png(image, path: Path) -> None:
     """Write a Pillow image atomically (temporary file beside it, then rename)."""
-    import os
-    import tempfile
-
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent if str(path.parent) else ".")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            image.save(f, format="PNG")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    write_atomically(buffer.getvalue(), path)
