@@ -12,8 +12,9 @@ PIP=(.venv/bin/python -m pip --disable-pip-version-check -q)
 if ! .venv/bin/python -c "import torch" >/dev/null 2>&1; then
     "${PIP[@]}" install "torch==${TORCH_VERSION:-2.13.0}"
 fi
-extras=""
-[ "${1:-}" = "--test" ] && extras="[test]"
+# capsnet (src/capsnet) needs its `capsnet` extra for the shipped digits, with or without --test.
+extras="[capsnet]"
+[ "${1:-}" = "--test" ] && extras="[test,capsnet]"
 "${PIP[@]}" install -e ".${extras}"
 # The browser test of the web app drives Debian's Chromium (skipped when it is already there).
 if [ "${1:-}" = "--test" ]; then bash scripts/install_browser.sh; fi
