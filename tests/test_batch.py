@@ -135,7 +135,7 @@ def test_bad_options_exit_2_before_any_work(tmp_path, capsys, args, message):
 def test_an_output_that_is_an_input_or_a_file_is_refused(tmp_path, capsys):
     photos, _ = make_inputs(tmp_path)
     before = {p.name: p.read_bytes() for p in photos.iterdir()}
-    for output, message in (("p0.png", "refusing to overwrite the input image"), ("p1.png", "exists and was not painted by a batch here")):
+    for output, message in (("p0.png", "refusing to overwrite the input"), ("p1.png", "exists and was not painted by a batch here")):
         manifest = write_manifest(tmp_path / "jobs.jsonl", [{"content": "photos/p0.png", "style": "starry-night", "output": output}])
         code, _, err = run(["batch", "--manifest", manifest, "-o", photos, *TINY], capsys)
         assert code == 2 and message in err, err

@@ -124,7 +124,8 @@ def test_ray_batch_survives_a_killed_actor_and_writes_every_picture_once(tmp_pat
     workers = {table[n]["worker"] for n in names}
     assert all(w.startswith("ray:127.0.0.1:") for w in workers)
     assert f"ray:127.0.0.1:{killed}" not in workers  # the dead actor finished nothing
-    assert len(workers) >= 2  # the work was spread over both actors
+    # Not asserted: that both actors painted. While Ray restarts the killed one (which reloads the
+    # backbone) the other may take every job that is left; benchmarks/batch.py shows the spread.
 
 
 def test_ray_batch_stopped_by_sigterm_then_resumed_redoes_nothing(tmp_path, ray_head):
