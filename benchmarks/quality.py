@@ -32,14 +32,8 @@ from painterly import StyleParams, create_backbone, stylize
 from painterly.io import load_image, resize_long_side, save_image
 from painterly.measure import photo_similarity, style_distance
 
-REFERENCE_PAIRS = {
-    "tubingen_starry": ("tubingen", "starry_night_van_gogh"),
-    "tubingen_scream": ("tubingen", "the_scream_munch"),
-    "tubingen_shipwreck": ("tubingen", "shipwreck_minotaur_turner"),
-    "golden_gate_starry": ("golden_gate", "starry_night_van_gogh"),
-    "golden_gate_scream": ("golden_gate", "the_scream_munch"),
-    "golden_gate_matisse": ("golden_gate", "woman_with_hat_matisse"),
-}
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+from gallery import REFERENCE_PAIRS  # noqa: E402  (the six neural-style pairs, defined once)
 
 
 def scores(picture_path: Path, photo_path: Path, painting_path: Path, size: int) -> tuple[float, float]:

@@ -33,7 +33,7 @@ from painterly.fast.settings import TrainSettings
 from painterly.memory import GB, check_fits, stylize_bytes
 from painterly.outputs import check_outputs, remove_stale_temporaries, write_atomically
 from painterly.params import MAX_SEED, MAX_SIZE, StyleParams
-from painterly.threads import plan_threads
+from painterly.threads import busy_cores, plan_threads
 
 FAST = ["--size", "64", "--iterations", "2", "--pyramid-start", "0", "--device", "cpu", "-q"]
 SRC = str(Path(__file__).resolve().parents[1] / "src")
@@ -456,3 +456,15 @@ def test_limits_match_the_documented_ones():
     field = {f.name: f for f in dataclasses.fields(StyleParams)}
     assert (field["size"].metadata["maximum"], field["seed"].metadata["maximum"]) == (MAX_SIZE, MAX_SEED)
     assert np.isfinite(field["style_weight"].metadata["maximum"])
+
+
+def test_busy_cores_sees_a_neighbour_started_a_moment_ago():
+    # The load average trails by a minute; the runnable count sees a neighbour at once, and sees
+    # nothing of a run that has just ended (which made back-to-back runs take one passive thread).
+    neighbour = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.5)
+        assert busy_cores() >= 1
+    finally:
+        neighbour.kill()
+        neighbour.wait()

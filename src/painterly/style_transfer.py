@@ -299,7 +299,7 @@ def _level_plan(content_src: Tensor, size: int, params: StyleParams, level: int,
 
 # What a step costs beyond its pixels, in pixels: the per-layer overheads that make a 128 px step
 # cost more than 1/16 of a 512 px one (measured on a 2-core CPU: docs/speed.md).
-STEP_OVERHEAD_PIXELS = 16384
+STEP_OVERHEAD_PIXELS = 37000
 
 
 def _step_cost(content_src: Tensor, size: int, params: StyleParams, last: bool) -> float:

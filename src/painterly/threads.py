@@ -51,18 +51,25 @@ def usable_cpus() -> int:
         return os.cpu_count() or 1
 
 
-def busy_cores() -> float:
-    """How many cores other processes keep busy now: the larger of the 1-minute load average and
-    the processes runnable this instant (/proc/loadavg), which sees a neighbour started seconds ago."""
-    try:
-        load = os.getloadavg()[0]
-    except (AttributeError, OSError):
-        return 0.0
-    runnable = 0.0
-    try:
-        with open("/proc/loadavg") as f:
-            running = f.read().split()[3].split("/")[0]
-        runnable = max(0, int(running) - 1)  # minus this process
-    except (OSError, IndexError, ValueError):
-        pass
-    return max(load, float(runnable))
+def busy_cores(samples: int = 5, interval: float = 0.01) -> float:
+    """How many cores other processes keep busy now: the processes runnable at this instant
+    (/proc/loadavg), the median of a few samples 10 ms apart.
+
+    Not the load average: it trails by a minute, so a run started right after another one had
+    finished saw a "busy" machine and took one passive thread on two idle cores (75.6 s instead of
+    ~59 s for the default 512 px run, benchmarks/presets.py).
+    """
+    import statistics
+    import time
+
+    counts = []
+    for i in range(samples):
+        try:
+            with open("/proc/loadavg") as f:
+                running = f.read().split()[3].split("/")[0]
+            counts.append(max(0, int(running) - 1))  # minus this process
+        except (OSError, IndexError, ValueError):
+            return 0.0
+        if i < samples - 1:
+            time.sleep(interval)
+    return float(statistics.median(counts))
