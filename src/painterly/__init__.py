@@ -9,12 +9,12 @@ Quick start::
 
 __version__ = "0.1.0"
 
-from . import _quiet_start  # noqa: E402  (first: a Ctrl-C while `painterly` starts exits quietly)
+from . import _quiet_start  # first: a Ctrl-C while `painterly` starts exits quietly
 
 _quiet_start.install_if_program()
 
-from .errors import ImageError, ModelError, PainterlyError, ParameterError  # noqa: E402
-from .params import StyleParams  # noqa: E402
+from .errors import ImageError, ModelError, PainterlyError, ParameterError
+from .params import StyleParams
 
 
 def __getattr__(name: str):
@@ -38,6 +38,17 @@ def __getattr__(name: str):
 
 
 __all__ = [
-    "ImageError", "ModelError", "PainterlyError", "ParameterError", "StyleParams", "stylize", "StyleResult",
-    "load_image", "save_image", "create_backbone", "list_backbones", "optimize_image", "StepEvent",
+    "ImageError",
+    "ModelError",
+    "PainterlyError",
+    "ParameterError",
+    "StepEvent",
+    "StyleParams",
+    "StyleResult",
+    "create_backbone",
+    "list_backbones",
+    "load_image",
+    "optimize_image",
+    "save_image",
+    "stylize",
 ]

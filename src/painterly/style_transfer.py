@@ -19,8 +19,8 @@ from torch import Tensor
 
 from . import losses, memory, tiles
 from .backbones import Backbone, create_backbone
-from .devices import resolve_device
 from .colors import match_histogram, transfer_luminance
+from .devices import resolve_device
 from .engine import Callback, OptimizeResult, RunClock, StopReason, optimize_image
 from .errors import ParameterError
 from .io import load_image, long_side_shape, resize_long_side, resize_to

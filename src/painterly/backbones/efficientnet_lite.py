@@ -22,6 +22,7 @@ from torch import Tensor, nn
 from ..errors import ModelError
 from .base import Backbone, WeightsInfo, one_line
 
+
 @dataclass(frozen=True)
 class Variant:
     name: str

@@ -13,8 +13,7 @@ from collections.abc import Sequence
 from .. import __version__
 from ..allocator import tune_malloc
 from ..errors import PainterlyError
-from . import batch, explain, fast, models, search, serve, stylize, tags
-from . import startup
+from . import batch, explain, fast, models, search, serve, startup, stylize, tags
 from .common import OneLineArgumentParser
 
 EXIT_USAGE = 2

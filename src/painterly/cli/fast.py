@@ -7,7 +7,13 @@ import sys
 from pathlib import Path
 
 from ..params import DEVICES, PRESERVE_COLORS
-from .common import ProgressBar, add_dataclass_options, dataclass_from_args, in_range, sigterm_as_interrupt
+from .common import (
+    ProgressBar,
+    add_dataclass_options,
+    dataclass_from_args,
+    in_range,
+    sigterm_as_interrupt,
+)
 
 EXIT_SOME_FAILED = 1
 
@@ -64,7 +70,12 @@ def run_train(args: argparse.Namespace) -> int:
     from ..callbacks import EveryNSteps
     from ..errors import ParameterError
     from ..fast.folders import IMAGE_SUFFIXES
-    from ..fast.model_file import SUFFIX, checkpoint_to_bytes, read_checkpoint, style_to_bytes
+    from ..fast.model_file import (
+        SUFFIX,
+        checkpoint_to_bytes,
+        read_checkpoint,
+        style_to_bytes,
+    )
     from ..fast.settings import TrainSettings
     from ..fast.train import Trainer, load_photos
     from ..io import load_image, save_bytes, save_image

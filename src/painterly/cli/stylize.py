@@ -7,7 +7,13 @@ import sys
 from pathlib import Path
 
 from ..params import INITS, MAX_STEPS, StyleParams
-from .common import ProgressBar, add_dataclass_options, dataclass_from_args, in_range, sigterm_as_interrupt
+from .common import (
+    ProgressBar,
+    add_dataclass_options,
+    dataclass_from_args,
+    in_range,
+    sigterm_as_interrupt,
+)
 
 
 def register(subparsers) -> None:

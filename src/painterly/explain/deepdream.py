@@ -25,7 +25,16 @@ from torch import Tensor
 from ..backbones import Backbone
 from ..engine import Callback, RunClock, StopReason, optimize_image
 from ..errors import ParameterError
-from .common import MIN_SIDE, ImageLike, as_image, check_size, device_of, get_backbone, name_of, prepared
+from .common import (
+    MIN_SIDE,
+    ImageLike,
+    as_image,
+    check_size,
+    device_of,
+    get_backbone,
+    name_of,
+    prepared,
+)
 from .defaults import DREAM
 
 BASE_LR = 0.01  # Adam step at strength 1: about 2.5 of 255 grey levels per step

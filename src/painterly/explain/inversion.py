@@ -21,7 +21,17 @@ from .. import losses
 from ..backbones import Backbone
 from ..engine import Callback, RunClock, StopReason, optimize_image
 from ..errors import ParameterError
-from .common import ImageLike, as_image, check_size, device_of, get_backbone, label_of, name_of, prepared, seeded_noise
+from .common import (
+    ImageLike,
+    as_image,
+    check_size,
+    device_of,
+    get_backbone,
+    label_of,
+    name_of,
+    prepared,
+    seeded_noise,
+)
 from .defaults import INVERT, INVERT_LAYERS
 
 

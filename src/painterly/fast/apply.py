@@ -16,6 +16,7 @@ from ..params import PRESERVE_COLORS
 from .model_file import FastStyle
 from .network import crop, pad
 from .settings import RUNTIMES
+
 Runner = Callable[[Tensor], Tensor]  # padded (1,3,H,W) -> padded output
 # Below this the network's three stride-2 stages leave less than 2 pixels: no picture, only a smear.
 MIN_SIDE = 16

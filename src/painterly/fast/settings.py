@@ -7,7 +7,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ParameterError
-from ..params import DEVICES, MAX_SEED, MAX_SIZE, MAX_STEPS, MAX_WEIGHT, PRESERVE_COLORS, check_fields, option, parse_layer_spec
+from ..params import (
+    DEVICES,
+    MAX_SEED,
+    MAX_SIZE,
+    MAX_STEPS,
+    MAX_WEIGHT,
+    PRESERVE_COLORS,
+    check_fields,
+    option,
+    parse_layer_spec,
+)
 
 RUNTIMES = ("auto", "torch", "onnx")
 # (minimum, maximum) of the numeric options of `fast apply`, checked before any file is touched;

@@ -188,7 +188,9 @@ def create_app(
     app.state.config = config
     app.add_middleware(_Guard, config=config)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    from .library import library_router  # /library and /api/library (an empty list without --library)
+    from .library import (
+        library_router,  # /library and /api/library (an empty list without --library)
+    )
 
     app.include_router(library_router(list(config.libraries), max_upload_bytes=config.max_upload_bytes,
                                       max_pixels=config.max_pixels))
