@@ -227,7 +227,8 @@ def _style_statistics(net, style_imgs, params: StyleParams, style_layers):
                 weight_total += weight
             grams.append({n: g / weight_total for n, g in sums.items()})
             colors.append(losses.color_gram(image))
-            quantiles.append(losses.color_quantiles(image, directions))
+            if params.color_statistic == "histogram":  # only that palette term reads them
+                quantiles.append(losses.color_quantiles(image, directions))
     return grams, colors, quantiles
 
 
