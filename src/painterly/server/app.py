@@ -6,7 +6,10 @@ Routes (JSON errors look like ``{"detail": "size: 8 is below the minimum 32", "f
     GET  /api/params                the parameters (from StyleParams), backbones and server limits
     GET  /api/health                workers, queue length, results on disk
     POST /api/params/check          JSON params -> 200 with the values a job would use, or 422
-    POST /api/jobs                  multipart: content=<file>, style=<file> (repeat), params=<JSON>
+    GET  /api/paintings             public-domain paintings shipped as one-click styles
+    POST /api/jobs                  multipart: content=<file>, style=<file> (repeat), params=<JSON>,
+                                    optional mask=<file> (one per style, the CLI's --masks) and
+                                    fast=<shipped fast style name> (its picture is the first preview)
                                     -> 202 status; 413 too big, 415 not an image, 422 bad
                                     parameter (names the field), 429 queue full
     GET  /api/jobs/{id}             status (?history=1 adds the loss of every step)
@@ -23,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import json
 import time
 from dataclasses import dataclass, field
@@ -229,9 +233,16 @@ def create_app(
                 "max_upload_bytes": config.max_upload_bytes,
                 "max_pixels": config.max_pixels,
                 "idle_timeout": config.jobs.idle_timeout,
+                "results_ttl": config.jobs.results_ttl,
             },
             "version": __version__,
         }
+
+    @app.get("/api/paintings")
+    async def paintings():
+        """The public-domain paintings shipped with the page, with the fast style trained on each."""
+        fast = _fast_styles()
+        return [{**p, "fast": p.get("fast") if p.get("fast") in fast else None} for p in _paintings()]
 
     @app.get("/api/health")
     async def health():
@@ -272,11 +283,17 @@ def create_app(
         try:
             contents = form.getlist("content")
             styles = [*form.getlist("style"), *form.getlist("styles")]
+            masks = form.getlist("mask")
             for key in form.keys():
-                if key not in ("content", "style", "styles", "params"):
+                if key not in ("content", "style", "styles", "params", "mask", "fast"):
                     name = _short(key) or "form"  # a part without a name still gets a field to point at
-                    return error(422, f"{name}: unknown form field; send content, style (one or more) and params",
-                                 field=name)
+                    return error(422, f"{name}: unknown form field; send content, style (one or more), params, "
+                                 "and optionally mask (one per style) and fast", field=name)
+            fast = form.get("fast")
+            if fast is not None and (not isinstance(fast, str) or fast not in _fast_styles()):
+                shown = _short(fast) if isinstance(fast, str) else "a file"
+                return error(422, f"fast: {shown!r} is not a shipped fast style; valid: {', '.join(_fast_styles())}",
+                             field="fast")
             raw = form.get("params")
             if isinstance(raw, UploadFile):
                 raw = (await raw.read(MB + 1)).decode("utf-8", "replace")
@@ -298,6 +315,11 @@ def create_app(
             if params.style_weights is not None and len(params.style_weights) != len(styles):
                 n = len(params.style_weights)
                 return error(422, f"style_weights: {n} weights for {len(styles)} style images", field="style_weights")
+            if masks and len(masks) != len(styles):
+                return error(422, f"mask: {len(masks)} masks for {len(styles)} style images; send one per style",
+                             field="mask")
+            if not all(isinstance(m, UploadFile) for m in masks):
+                return error(422, "mask: send each mask as an image file", field="mask")
             message = _check_layers(params) or _check_weights(params)
             if message:
                 return error(422, message, field=_field_of(message))
@@ -308,7 +330,7 @@ def create_app(
 
             uploads = [("content", "content image", contents[0])] + [
                 ("style", f"style image {i + 1}", s) for i, s in enumerate(styles)
-            ]
+            ] + [("mask", f"mask {i + 1}", m) for i, m in enumerate(masks)]
             for form_field, label, up in uploads:
                 if up.size is not None and up.size > config.max_upload_bytes:
                     return error(413, _too_big(label, up.size, config.max_upload_bytes), field=form_field)
@@ -318,7 +340,7 @@ def create_app(
                 if len(data_bytes) > config.max_upload_bytes:
                     return error(413, _too_big(label, len(data_bytes), config.max_upload_bytes, True), field=form_field)
                 name = label if not up.filename else f"{label} ({_short(up.filename)})"
-                target = params.size if form_field == "content" else max(32, round(params.size * params.style_scale))
+                target = params.size if form_field != "style" else max(32, round(params.size * params.style_scale))
                 try:
                     async with decode_slots:
                         image = await run_in_threadpool(_decode, data_bytes, name, config.max_pixels, target)
@@ -331,9 +353,20 @@ def create_app(
         finally:
             await form.close()
 
-        preview = await run_in_threadpool(_initial_preview, images[0])
+        n_styles = len(styles)
+        content, style_images, mask_images = images[0], images[1:1 + n_styles], images[1 + n_styles:] or None
+        if mask_images is not None:
+            from ..style_transfer import _check_aspect  # the engine's own rule, checked before queueing
+
+            try:
+                for i, m in enumerate(mask_images):
+                    _check_aspect(m, content, f"mask {i + 1}")
+            except ParameterError as err:
+                return error(422, str(err), field="mask")
+        async with decode_slots:
+            preview = await run_in_threadpool(_initial_preview, content, fast, params)
         try:
-            job = manager.submit(params, images[0], images[1:], preview=preview)
+            job = manager.submit(params, content, style_images, preview=preview, masks=mask_images)
         except QueueFull as err:
             return error(429, str(err), headers={"retry-after": "5"})
         body = {**manager.status(job), "urls": urls(job.id)}
@@ -465,10 +498,37 @@ def _decode(data: bytes, name: str, max_pixels: int, long_side: int):
     return image.contiguous()
 
 
-def _initial_preview(image) -> bytes:
+def _initial_preview(image, fast: str | None = None, params=None) -> bytes:
+    """What the preview shows until the first step: the photo, or a shipped fast style's picture
+    of it (a second on a CPU) as a first look while the optimisation runs."""
     from .jobs import _jpeg
 
+    if fast:
+        image = _fast_stylizer(fast)(image)
     return _jpeg(image, quality=85)
+
+
+@functools.cache
+def _fast_styles() -> tuple[str, ...]:
+    from ..fast.library import shipped_styles
+
+    return tuple(shipped_styles())
+
+
+@functools.lru_cache(maxsize=2)
+def _fast_stylizer(name: str):
+    from ..fast.apply import FastStylizer
+    from ..fast.library import find_style
+
+    return FastStylizer(find_style(name), runtime="torch", device="cpu")
+
+
+@functools.cache
+def _paintings() -> tuple[dict, ...]:
+    """static/paintings/paintings.json: file, title, artist, year, the fast style trained on it."""
+    folder = STATIC_DIR / "paintings"
+    entries = json.loads((folder / "paintings.json").read_text())
+    return tuple({**e, "url": f"/static/paintings/{e['file']}"} for e in entries if (folder / e["file"]).is_file())
 
 
 def _check_weights(params) -> str | None:

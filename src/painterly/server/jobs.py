@@ -64,6 +64,7 @@ class Job:
     params: Any  # StyleParams (or a subclass with more fields)
     content: Any  # (1,3,H,W) tensor until the run starts; dropped afterwards
     styles: list[Any]
+    masks: list[Any] | None = None  # one (1,3,H,W) weight image per style, or None: styles everywhere
     created: float = field(default_factory=time.time)
     state: str = QUEUED
     message: str = ""
@@ -75,6 +76,7 @@ class Job:
     terms: dict[str, float] = field(default_factory=dict)
     elapsed: float = 0.0
     eta: float | None = None
+    progress: float = 0.0  # fraction of the run's work done (StepEvent.progress)
     size: tuple[int, int] | None = None
     started: float | None = None
     finished: float | None = None
@@ -109,6 +111,7 @@ class Job:
             "terms": self.terms,
             "elapsed": round(self.elapsed, 3),
             "eta": None if self.eta is None else round(self.eta, 1),
+            "progress": round(self.progress, 4),
             "size": list(self.size) if self.size else None,
             "preview": self.preview_version,
             "has_result": self.has_result,
@@ -133,48 +136,33 @@ def _finite(v: float) -> float | None:
 
 
 class EtaEstimator:
-    """Seconds left in a coarse-to-fine run.
+    """Seconds left in a run, from the engine's work-based progress (StepEvent.progress).
 
-    The mean step time of the latest level measured, per pixel, prices the steps left in this
-    level and in the larger levels still to come. Measured on a CPU (EfficientNet-Lite0, 128 ->
-    512 px), a step's time grows about in proportion to its pixels from 256 px on, while the
-    smallest levels are dominated by fixed overhead: so during the first level the estimate runs
-    high (about twice the truth), and from the second level on it is within about 15 %. A fit of
-    overhead + per-pixel cost over the levels seen did worse: the small levels say little about
-    the slope. The first step of each level is left out of the means: it also builds that level's
-    style targets.
+    The engine prices each step by the pixels of its level (plus a fixed per-step overhead), so
+    ``progress`` grows by the same amount for the same work at any pyramid level. Seconds per unit
+    of progress, measured over the steps so far, therefore prices the rest of the run, including
+    the larger levels still to come, without jumping when a new level starts. The first step of
+    each level is left out of the measure: it also builds that level's style targets.
+    (The old estimate extrapolated the first level's per-pixel cost and ran 5x high there.)
     """
 
-    def __init__(self, level_sides: list[int]):
-        self.level_sides = level_sides  # long side of each level, smallest first
-        self.means: dict[int, tuple[float, float]] = {}  # level -> (pixels, mean step seconds)
+    def __init__(self) -> None:
         self._level = -1
-        self._last_elapsed = 0.0
-        self._count = 0
-        self._sum = 0.0
+        self._last = (0.0, 0.0)  # (elapsed, progress) at the previous step
+        self._seconds = 0.0  # measured time of the steps counted
+        self._work = 0.0  # progress those steps made
 
-    def update(self, step: int, total: int, elapsed: float, size: tuple[int, int], level: int, levels: int) -> float | None:
-        duration = elapsed - self._last_elapsed
-        self._last_elapsed = elapsed
-        pixels = float(size[0] * size[1])
+    def update(self, elapsed: float, progress: float, level: int) -> float | None:
+        last_elapsed, last_progress = self._last
+        self._last = (elapsed, progress)
         if level != self._level:
-            self._level, self._count, self._sum = level, 0, 0.0
-        else:
-            self._count += 1
-            self._sum += duration
-            self.means[level] = (pixels, self._sum / self._count)
-        if not self.means:
+            self._level = level
+        elif progress > last_progress:
+            self._seconds += max(0.0, elapsed - last_elapsed)
+            self._work += progress - last_progress
+        if self._work <= 0:
             return None
-        measured_pixels, seconds_per_step = self.means[max(self.means)]
-        per_pixel = seconds_per_step / measured_pixels
-        per_level = max(1, round(total / max(1, levels)))
-        left_here = max(0, per_level * (level + 1) - step)
-        seconds = left_here * per_pixel * pixels
-        sides = self.level_sides[-levels:] if levels <= len(self.level_sides) else self.level_sides
-        aspect = min(size) / max(size)
-        for side in sides[level + 1:]:
-            seconds += per_level * per_pixel * side * side * aspect
-        return max(0.0, seconds)
+        return max(0.0, (1.0 - progress) * self._seconds / self._work)
 
 
 Runner = Callable[..., Any]  # painterly.style_transfer.stylize's signature
@@ -238,9 +226,10 @@ class JobManager:
         with self._lock:
             return len(self._pending) >= self.settings.max_queue
 
-    def submit(self, params: Any, content: Any, styles: list[Any], preview: bytes | None = None) -> Job:
+    def submit(self, params: Any, content: Any, styles: list[Any], preview: bytes | None = None,
+               masks: list[Any] | None = None) -> Job:
         """Queue a job; ``preview`` (JPEG) is what the preview shows until the first step."""
-        job = Job(id=uuid.uuid4().hex, params=params, content=content, styles=styles)
+        job = Job(id=uuid.uuid4().hex, params=params, content=content, styles=styles, masks=masks)
         if preview is not None:
             job.preview, job.preview_version = preview, 1
         with self._lock:
@@ -271,7 +260,11 @@ class JobManager:
 
     def status(self, job: Job, history: bool = False) -> dict[str, Any]:
         with self._lock:
-            return job.status(self.position(job), history=history)
+            d = job.status(self.position(job), history=history)
+            # When the reaper deletes this result (results_ttl after it finished; sooner if the
+            # disk cap needs the room): the page tells people how long they have to download it.
+            d["expires"] = job.finished + self.settings.results_ttl if job.has_result and job.finished else None
+            return d
 
     def cancel(self, job: Job, reason: str = "cancelled") -> None:
         with self._lock:
@@ -329,7 +322,7 @@ class JobManager:
         job.message = message
         job.finished = time.time()
         job.eta = 0.0 if state == DONE else None
-        job.content, job.styles = None, []  # the inputs are no longer needed: free them now
+        job.content, job.styles, job.masks = None, [], None  # the inputs are no longer needed: free them now
         self._emit(job, "state", {"state": state, "message": message, "has_result": job.has_result})
         # A finished job keeps only its last events; a stream further behind gets a snapshot instead.
         job.events = collections.deque(list(job.events)[-8:], maxlen=EVENT_BUFFER)
@@ -356,16 +349,16 @@ class JobManager:
                     release_free_memory()
 
     def _run(self, job: Job, device: str, backbones: dict[tuple, Any]) -> None:
-        from ..style_transfer import pyramid_sizes, stylize
+        from ..style_transfer import stylize
 
         runner = self._runner or stylize
         params = job.params.replace(device=device)
-        eta = EtaEstimator(pyramid_sizes(params.size, params.pyramid_start))
+        eta = EtaEstimator()
         interval = self.settings.preview_interval
         last_preview = [-math.inf]
 
         def on_step(event) -> bool:
-            estimate = eta.update(event.step, event.total, event.elapsed, event.size, event.level, event.levels)
+            estimate = eta.update(event.elapsed, event.progress, event.level)
             now = time.monotonic()
             preview = None
             if now - last_preview[0] >= interval or event.step == event.total:
@@ -375,12 +368,14 @@ class JobManager:
             with self._lock:
                 job.step, job.total, job.level, job.levels = event.step, event.total, event.level, event.levels
                 job.loss, job.terms, job.elapsed, job.eta = _finite(event.loss), terms, event.elapsed, estimate
+                job.progress = event.progress
                 job.size = tuple(event.size)
                 job.history.append(event.loss)
                 data = {
                     "step": event.step, "total": event.total, "loss": job.loss, "terms": terms,
                     "elapsed": round(event.elapsed, 3), "eta": None if estimate is None else round(estimate, 1),
                     "level": event.level, "levels": event.levels, "size": list(event.size),
+                    "progress": round(event.progress, 4),
                 }
                 if preview is not None:
                     job.preview = preview
@@ -399,7 +394,8 @@ class JobManager:
 
                 backbones.clear()  # one backbone per worker at a time keeps memory flat
                 backbones[key] = create_backbone(params.model, device=resolve_device(device), pooling=params.pooling)
-            result = runner(job.content, job.styles, params, callbacks=[on_step], backbone=backbones[key])
+            extra = {} if job.masks is None else {"masks": job.masks}
+            result = runner(job.content, job.styles, params, callbacks=[on_step], backbone=backbones[key], **extra)
             assert self.results_dir is not None
             png = self.results_dir / f"{job.id}.png"
             jpeg = self.results_dir / f"{job.id}.jpg"
@@ -429,8 +425,11 @@ class JobManager:
                 message += f" after {result.steps} of {job.total} steps; the best image so far is kept"
             else:
                 state, message = DONE, f"finished {result.steps} steps in {result.elapsed:.1f} s"
+            if state == DONE:
+                job.progress = 1.0
             self._emit(job, "progress", {"preview": job.preview_version, "step": job.step, "total": job.total,
-                                         "loss": job.loss, "eta": 0.0, "elapsed": round(result.elapsed, 3)})
+                                         "loss": job.loss, "eta": 0.0, "elapsed": round(result.elapsed, 3),
+                                         "progress": round(job.progress, 4)})
             self._finish_locked(job, state, message)
             self._prune_locked()
 
