@@ -145,72 +145,195 @@ function collectParams() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Images: pick or drop
+// Images: pick, drop, paste, or one click on a shipped painting. Each file is checked from its
+// header first (filecheck.js): a text file or a giant PNG never reaches an <img>.
+
+function limits() {
+  return state.schema ? state.schema.limits : {};
+}
+
+async function acceptFiles(files) {
+  const ok = [];
+  for (const file of files) {
+    const check = await checkImageFile(file, limits().max_pixels, limits().max_upload_bytes);
+    if (!check.ok) { showMessage(check.why + "."); continue; }
+    ok.push({ file, check });
+  }
+  return ok;
+}
 
 function setupDrop(zone, input, onFiles) {
   input.addEventListener("change", () => { onFiles([...input.files]); input.value = ""; });
+  zone.addEventListener("click", (e) => { if (e.target !== input) input.click(); });
   zone.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); input.click(); } });
   for (const t of ["dragenter", "dragover"]) zone.addEventListener(t, (e) => { e.preventDefault(); zone.classList.add("over"); });
   for (const t of ["dragleave", "drop"]) zone.addEventListener(t, () => zone.classList.remove("over"));
-  zone.addEventListener("drop", (e) => { e.preventDefault(); onFiles([...e.dataTransfer.files]); });
+  zone.addEventListener("drop", (e) => { e.preventDefault(); e.stopPropagation(); onFiles([...e.dataTransfer.files]); });
 }
 
-function setContent(files) {
+async function setContent(files) {
   if (!files.length) return;
-  state.content = files[0];
-  const img = $("content-thumb");
-  if (img.src) URL.revokeObjectURL(img.src);
-  img.src = URL.createObjectURL(files[0]);
-  img.hidden = false;
-  $("content-drop").classList.add("filled");
-  if (!state.job || !$("preview").src) showInStage(img.src);
   hideMessage();
+  const [picked] = await acceptFiles(files.slice(0, 1));
+  if (!picked) return $("content-drop").classList.add("invalid");
+  const { file, check } = picked;
+  state.content = file;
+  const img = $("content-thumb");
+  if (state.contentUrl) URL.revokeObjectURL(state.contentUrl);
+  state.contentUrl = URL.createObjectURL(file);
+  $("content-drop").classList.add("filled");
+  $("content-info").hidden = false;
+  $("content-info").textContent = `${file.name || "pasted image"} \u00b7 ${check.format}` +
+    (check.width ? ` \u00b7 ${check.width}\u00d7${check.height} px` : "") + (check.shows ? "" : " \u00b7 no preview in the browser");
+  state.contentSize = check.width ? [check.width, check.height] : null;
+  if (check.shows) {
+    img.src = state.contentUrl;
+    img.hidden = false;
+    $("before").src = state.contentUrl;
+    if (!state.job || state.job.state === undefined || isFinished(state.job)) showInStage(state.contentUrl, state.contentSize, "photo");
+  } else {
+    img.hidden = true;
+  }
+  if (state.contentSize) maskSetPhoto(state.contentUrl, ...state.contentSize);
+  updateMaskPanel();
 }
 
-function addStyles(files) {
-  const max = state.schema ? state.schema.limits.max_styles : 4;
-  for (const file of files) {
+async function addStyles(files, extra = {}) {
+  const max = limits().max_styles || 4;
+  hideMessage();
+  for (const { file, check } of await acceptFiles(files)) {
     if (state.styles.length >= max) { showMessage(`At most ${max} style images.`); break; }
-    state.styles.push({ file, url: URL.createObjectURL(file), weight: 1 });
+    state.styles.push({ file, url: URL.createObjectURL(file), weight: 1, shows: check.shows, ...extra });
   }
   renderStyles();
 }
 
-function renderStyles() {
+function renderStyles(removed) {
   const list = $("style-list");
   list.replaceChildren();
   state.styles.forEach((s, i) => {
     const card = document.createElement("div");
     card.className = "style-card";
     const img = document.createElement("img");
-    img.src = s.url;
+    if (s.shows) img.src = s.url;
     img.alt = `style ${i + 1}`;
     const body = document.createElement("div");
     body.className = "style-body";
     const name = document.createElement("span");
     name.className = "style-name";
-    name.textContent = s.file.name || `style ${i + 1}`;
+    name.textContent = `${i + 1}. ${s.title || s.file.name || "style"}`;
     const range = document.createElement("input");
     range.type = "range"; range.min = "0"; range.max = "2"; range.step = "0.05";
     range.value = String(s.weight);
-    range.title = "blend weight";
     range.setAttribute("aria-label", `blend weight of style ${i + 1}`);
     const out = document.createElement("output");
     out.textContent = `weight ${fmt(s.weight)}`;
     range.addEventListener("input", () => { s.weight = parseFloat(range.value); out.textContent = `weight ${fmt(s.weight)}`; });
     const remove = document.createElement("button");
     remove.type = "button"; remove.className = "remove"; remove.textContent = "\u00d7";
-    remove.title = "remove this style";
-    remove.addEventListener("click", () => { URL.revokeObjectURL(s.url); state.styles.splice(i, 1); renderStyles(); });
+    remove.setAttribute("aria-label", `remove style ${i + 1}`);
+    remove.addEventListener("click", () => {
+      URL.revokeObjectURL(s.url);
+      state.styles.splice(i, 1);
+      renderStyles(i);
+    });
     body.append(name, range, out);
     card.append(img, body, remove);
     list.append(card);
   });
   list.classList.toggle("single", state.styles.length <= 1);
+  maskSyncStyles(state.styles.length, removed);
+  updateMaskPanel();
+}
+
+function updateMaskPanel() {
+  $("mask-panel").hidden = !(state.contentSize && state.styles.length);
+}
+
+async function showPaintings() {
+  const list = await fetch("/api/paintings").then((r) => (r.ok ? r.json() : [])).catch(() => []);
+  const box = $("paintings");
+  box.replaceChildren();
+  if (!list.length) return;
+  const title = document.createElement("span");
+  title.className = "muted small-text";
+  title.textContent = "or one click:";
+  box.append(title);
+  for (const p of list) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "painting";
+    b.title = `${p.title}, ${p.artist} (${p.year})${p.fast ? "; instant first look" : ""}`;
+    b.setAttribute("aria-label", `use ${p.title} by ${p.artist} as a style`);
+    const img = document.createElement("img");
+    img.src = p.url; img.alt = "";
+    b.append(img);
+    b.addEventListener("click", async () => {
+      const blob = await (await fetch(p.url)).blob();
+      await addStyles([new File([blob], p.file, { type: blob.type })], { title: p.title, fast: p.fast });
+    });
+    box.append(b);
+  }
+}
+
+function onPaste(e) {
+  const files = [...(e.clipboardData ? e.clipboardData.files : [])].filter((f) => f.type.startsWith("image/"));
+  if (!files.length) return;
+  e.preventDefault();
+  // Into the box that has the focus; otherwise the photo first, then styles.
+  const target = document.activeElement && document.activeElement.closest ? document.activeElement.closest(".drop") : null;
+  if (target === $("style-drop") || (!target && state.content)) addStyles(files);
+  else setContent(files);
 }
 
 // ---------------------------------------------------------------------------------------------
-// Jobs
+// Jobs. A job belongs to this browser, not to the tab: its id is in the URL (?job=...) and in
+// localStorage, so a reload or a reopened tab finds it again (the server keeps finished results
+// for results_ttl seconds and cancels a running job nobody watches for idle_timeout seconds).
+
+const STORE = "painterly.jobs";
+const FINISHED = ["done", "cancelled", "failed"];
+
+function isFinished(job) {
+  return FINISHED.includes(job.state);
+}
+
+function storedJobs() {
+  try { return JSON.parse(localStorage.getItem(STORE) || "[]").filter((id) => /^[0-9a-f]{32}$/.test(id)); } catch { return []; }
+}
+
+function storeJob(id, keep = true) {
+  const ids = storedJobs().filter((x) => x !== id);
+  if (keep) ids.unshift(id);
+  try { localStorage.setItem(STORE, JSON.stringify(ids.slice(0, 50))); } catch { /* private mode: the URL still works */ }
+}
+
+function setJobInUrl(id) {
+  const url = new URL(location.href);
+  if (id) url.searchParams.set("job", id); else url.searchParams.delete("job");
+  history.replaceState(null, "", url);
+}
+
+function labelOf(name) {
+  const c = state.controls.get(name);
+  if (c) return c.field.label;
+  return { content: "Photo", style: "Style", mask: "Mask", style_weights: "Blend weights", params: "Settings", fast: "First look" }[name] || name;
+}
+
+// A server message starts with the API field ("iterations: ..."): say it with the form's label.
+function inFormWords(detail) {
+  return String(detail || "").replace(/^([a-z_]+)(?=:)/, (m) => labelOf(m))
+    .replace(/^(content|style|mask) image( \d+)?/, (m, what, n) => `${labelOf(what)}${n || ""}`);
+}
+
+function resetStatus() {
+  $("bar").style.width = "0%";
+  document.querySelector(".progress").setAttribute("aria-valuenow", "0");
+  $("progress-text").textContent = "";
+  state.history = [];
+  state.total = 0;
+  drawPlot();
+}
 
 async function start(e) {
   e.preventDefault();
@@ -219,10 +342,15 @@ async function start(e) {
   if (!state.content) return showMessage("Choose a photo first.", "content");
   if (!state.styles.length) return showMessage("Add at least one style image.", "style");
   const body = new FormData();
-  body.append("content", state.content, state.content.name || "content");
-  for (const s of state.styles) body.append("style", s.file, s.file.name || "style");
+  body.append("content", state.content, state.content.name || "content.png");
+  for (const s of state.styles) body.append("style", s.file, s.file.name || "style.png");
   body.append("params", JSON.stringify(collectParams()));
+  const maskFiles = await maskBlobs();
+  if (maskFiles) maskFiles.forEach((m, i) => body.append("mask", m, `mask${i + 1}.png`));
+  // One shipped painting with a fast style: its picture is the first look while the real run works.
+  if (state.styles.length === 1 && state.styles[0].fast && !maskFiles) body.append("fast", state.styles[0].fast);
   setRunning(true);
+  resetStatus();
   let res, data;
   try {
     res = await fetch("/api/jobs", { method: "POST", body });
@@ -233,18 +361,54 @@ async function start(e) {
   }
   if (res.status !== 202) {
     setRunning(false);
+    $("canvas").dataset.state = "";
     const why = { 413: "Too large", 415: "Not an image", 422: "Check the settings", 429: "Busy" }[res.status] || `Error ${res.status}`;
-    return showMessage(`${why}: ${data.detail || res.statusText}`, data.field);
+    return showMessage(`${why}: ${inFormWords(data.detail || res.statusText)}`, data.field);
   }
-  state.job = data;
+  storeJob(data.id);
+  setJobInUrl(data.id);
+  attach({ ...data, fromThisPage: true });
+  // On a phone the picture is below the settings: go there, where the painting happens.
+  if (window.matchMedia("(max-width: 820px)").matches) $("stage").scrollIntoView({ behavior: "smooth", block: "start" });
+}
+
+function attach(job) {
+  state.job = job;
   state.history = [];
   state.levels = 1;
   state.shownPreview = 0;
   state.total = 0;
   state.stopping = false;
+  state.result = null;
   $("dl-png").hidden = $("dl-jpeg").hidden = true;
-  updateProgress(data);
-  listen(data);
+  showCompare(false);
+  setRunning(!isFinished(job));
+  finalSize(job);
+  updateProgress(job);
+  // A finished job needs no stream; a running one gets its snapshot (and state) from the stream.
+  if (isFinished(job)) { onState(job); loadHistory(job); } else { onState(job); listen(job); }
+}
+
+async function loadHistory(job) {
+  const s = await fetch(`${job.urls.status}?history=1`).then((r) => (r.ok ? r.json() : null)).catch(() => null);
+  if (!s || state.job !== job) return;
+  state.history = (s.history || []).filter((v) => v !== null);
+  state.total = s.total;
+  state.levels = s.levels || 1;
+  updateProgress(s);
+  $("progress-text").textContent = `${s.state === "done" ? "done" : "stopped"}: ${inFormWords(s.message)}`;
+  drawPlot();
+}
+
+// The picture's size when done: the photo scaled to the size setting (never enlarged on screen).
+function finalSize(job) {
+  if (job.result_size) return (state.finalSize = job.result_size);
+  const src = job.size ? [job.size[1], job.size[0]] : state.contentSize;
+  const long = job.params ? job.params.size : null;
+  if (!src || !long) return (state.finalSize = null);
+  const s = long / Math.max(...src);
+  state.finalSize = [Math.round(src[0] * s), Math.round(src[1] * s)];
+  return state.finalSize;
 }
 
 function listen(job) {
@@ -255,6 +419,7 @@ function listen(job) {
     const s = JSON.parse(e.data);
     state.history = (s.history || []).filter((v) => v !== null);
     state.total = s.total;
+    Object.assign(state.job, { params: s.params, result_size: s.result_size, expires: s.expires });
     onProgress(s);
     onState(s);
   });
@@ -279,36 +444,44 @@ function onProgress(p, incremental) {
 
 function onState(s) {
   const job = state.job;
-  if (!job) return;
+  if (!job || s.state === undefined) return;
   job.state = s.state;
   refreshServerState();
+  $("canvas").dataset.state = s.state;
+  const badge = $("badge");
+  badge.hidden = s.state !== "queued";
   if (s.state === "queued") {
-    $("progress-text").textContent = s.position ? `waiting in the queue (position ${s.position})` : "waiting in the queue";
-  } else if (s.state === "running" && !state.history.length) {
+    const where = s.position ? ` (position ${s.position})` : "";
+    $("progress-text").textContent = `waiting in the queue${where}`;
+    badge.textContent = `Waiting in the queue${where}: this is the photo (or a first look), not the result yet.`;
+  } else if (s.state === "running" && !state.history.length && !job.step) {
     $("progress-text").textContent = "loading the network\u2026";
   }
-  if (!["done", "cancelled", "failed"].includes(s.state)) return;
+  if (!isFinished(s)) return;
   if (state.source) { state.source.close(); state.source = null; }
   setRunning(false);
   const note = s.state === "done" ? "done" : s.state === "cancelled" ? "stopped" : "failed";
-  $("progress-text").textContent = s.message ? `${note}: ${s.message}` : note;
-  $("canvas").dataset.state = s.state;
-  if (s.state === "failed") showMessage(s.message || "The job failed.");
+  $("progress-text").textContent = s.message ? `${note}: ${inFormWords(s.message)}` : note;
+  if (s.state === "failed") showMessage(inFormWords(s.message) || "The job failed.");
   if (s.has_result) finish(job);
 }
 
 async function finish(job) {
-  // Keep the PNG in this tab: the strip below works even after the server drops old results.
+  const status = await fetch(job.urls.status).then((r) => (r.ok ? r.json() : null)).catch(() => null);
+  if (status) Object.assign(job, { result_size: status.result_size, expires: status.expires });
   const res = await fetch(job.urls.png);
-  if (!res.ok) return;
-  const blob = await res.blob();
-  const url = URL.createObjectURL(blob);
+  if (!res.ok || state.job !== job) return;
+  const url = URL.createObjectURL(await res.blob());
   const name = `painterly-${job.id.slice(0, 8)}`;
-  showInStage(url);
+  state.result = url;
+  state.finalSize = job.result_size;
+  showInStage(url, job.result_size, "result");
   const png = $("dl-png"), jpeg = $("dl-jpeg");
   png.href = url; png.download = name + ".png"; png.hidden = false;
   jpeg.href = job.urls.jpeg; jpeg.download = name + ".jpg"; jpeg.hidden = false;
-  addToGallery(url, name, job.state);
+  showCompare(!!state.contentUrl && !!job.fromThisPage);
+  state.expires.set(job.id, job.expires);
+  addToGallery(job, url, url);
 }
 
 function loadPreview(version) {
@@ -316,19 +489,54 @@ function loadPreview(version) {
   const job = state.job;
   const img = new Image();
   img.onload = () => {
-    if (state.job !== job || version < state.shownPreview) return;
-    showInStage(img.src);
+    if (state.job !== job || version < state.shownPreview || state.result) return;
+    showInStage(img.src, state.finalSize || [img.naturalWidth, img.naturalHeight], "preview");
     $("preview").dataset.version = String(version);
   };
   img.src = `${job.urls.preview}?v=${version}`;
 }
 
-function showInStage(src) {
+// ---------------------------------------------------------------------------------------------
+// The stage: the picture at its own size (never blown up), 1:1 zoom, before/after comparison.
+
+function showInStage(src, size, what) {
   const img = $("preview");
   img.src = src;
   img.hidden = false;
+  img.dataset.what = what;
   $("placeholder").hidden = true;
   $("canvas").classList.remove("empty");
+  state.shown = size || null;
+  $("picture-info").textContent = size
+    ? `${what === "photo" ? "photo" : what === "result" ? "result" : "painting, will be"} ${size[0]}\u00d7${size[1]} px`
+    : "";
+  $("zoom").hidden = !size;
+  layoutFrame();
+}
+
+function layoutFrame() {
+  const frame = $("frame"), canvas = $("canvas");
+  const size = state.shown;
+  if (!size) { frame.style.width = frame.style.height = ""; return; }
+  const zoomed = $("zoom").getAttribute("aria-pressed") === "true";
+  canvas.classList.toggle("zoomed", zoomed);
+  const ratio = window.devicePixelRatio || 1;
+  const boxW = canvas.clientWidth - 20, boxH = canvas.clientHeight - 20;
+  // 1:1 is one image pixel per screen pixel; otherwise fit the box but never enlarge past 1:1 CSS px.
+  const scale = zoomed ? 1 / ratio : Math.min(1, boxW / size[0], boxH / size[1]);
+  frame.style.width = `${Math.max(1, Math.round(size[0] * scale))}px`;
+  frame.style.height = `${Math.max(1, Math.round(size[1] * scale))}px`;
+}
+
+function showCompare(on) {
+  $("compare").hidden = $("compare-label").hidden = !on;
+  $("before").hidden = !on;
+  if (on) applyCompare();
+}
+
+function applyCompare() {
+  // The photo covers the left part of the result, up to the slider.
+  $("before").style.clipPath = `inset(0 ${100 - +$("compare").value}% 0 0)`;
 }
 
 async function stop() {
@@ -345,7 +553,6 @@ function setRunning(running) {
   $("stop").disabled = false;
   $("stop").textContent = "Stop";
   $("controls").classList.toggle("running", running);
-  if (running) $("canvas").dataset.state = "running";
 }
 
 function clock(seconds) {
@@ -357,7 +564,10 @@ function clock(seconds) {
 function updateProgress(p) {
   const total = p.total || state.total;
   const step = p.step || 0;
-  $("bar").style.width = total ? `${(100 * step) / total}%` : "0%";
+  // The bar follows the work done (a step of the last, largest level is worth more than one of the first).
+  const fraction = p.progress !== undefined && p.progress !== null ? p.progress : total ? step / total : 0;
+  $("bar").style.width = `${(100 * fraction).toFixed(1)}%`;
+  document.querySelector(".progress").setAttribute("aria-valuenow", String(Math.round(100 * fraction)));
   if (!total || !step) return;
   const parts = [`step ${step} / ${total}`];
   if (p.levels > 1) parts.push(`level ${p.level + 1} / ${p.levels}${p.size ? ` (${p.size[1]}\u00d7${p.size[0]})` : ""}`);
@@ -382,6 +592,11 @@ function drawPlot() {
   const pad = { l: 44, r: 8, t: 8, b: 18 };
   ctx.strokeStyle = "#d9d3c7";
   ctx.strokeRect(pad.l + 0.5, pad.t + 0.5, w - pad.l - pad.r, h - pad.t - pad.b);
+  // The caption always describes what is drawn now, never an earlier job.
+  const last = state.history[state.history.length - 1];
+  $("plot-caption").textContent = ys.length >= 2 ? `Loss per step (log scale): ${fmt(last)}`
+    : state.history.length >= 2 ? `Loss per step: ${fmt(last)} (nothing to plot on a log scale)`
+      : "Loss per step (log scale)";
   if (ys.length < 2) return;
   const lo = Math.log10(Math.min(...ys)), hi = Math.log10(Math.max(...ys));
   const span = Math.max(hi - lo, 1e-6);
@@ -400,40 +615,87 @@ function drawPlot() {
   ctx.beginPath();
   state.history.forEach((v, i) => { if (v > 0) (i ? ctx.lineTo(x(i), y(v)) : ctx.moveTo(x(i), y(v))); });
   ctx.stroke();
-  ctx.fillStyle = "#6b645a";
+  ctx.fillStyle = "#5f594f";
   ctx.font = "11px system-ui, sans-serif";
   ctx.textAlign = "right";
   ctx.fillText(fmt(Math.pow(10, hi)), pad.l - 4, pad.t + 9);
   ctx.fillText(fmt(Math.pow(10, lo)), pad.l - 4, h - pad.b);
   ctx.textAlign = "left";
   ctx.fillText(`step ${state.history.length}`, pad.l + 4, h - 4);
-  $("plot-caption").textContent = `Loss per step (log scale): ${fmt(state.history[state.history.length - 1])}`;
 }
 
 // ---------------------------------------------------------------------------------------------
-// Results made in this tab
+// Results of this browser: restored from the server after a reload, until the server deletes them
 
-function addToGallery(url, name, how) {
+function addToGallery(job, url, pngUrl) {
   const gallery = $("gallery");
   gallery.querySelector(".muted")?.remove();
-  const a = document.createElement("a");
-  a.className = "thumb";
-  a.href = url;
-  a.download = name + ".png";
-  a.title = `${name} (${how === "done" ? "finished" : "stopped early"}); click to view, the arrow downloads`;
+  gallery.querySelector(`[data-job="${job.id}"]`)?.remove();
+  const name = `painterly-${job.id.slice(0, 8)}`;
+  const item = document.createElement("div");
+  item.className = "thumb";
+  item.dataset.job = job.id;
+  const view = document.createElement("button");
+  view.type = "button";
+  view.className = "thumb-view";
+  const how = job.state === "done" ? "finished" : "stopped early";
+  view.setAttribute("aria-label", `show ${name} (${how})`);
   const img = document.createElement("img");
   img.src = url;
-  img.alt = name;
-  const save = document.createElement("span");
-  save.className = "save";
-  save.textContent = "\u2193";
-  a.append(img, save);
-  a.addEventListener("click", (e) => {
-    if (e.target === save) return; // let the link download
-    e.preventDefault();
-    showInStage(url);
+  img.alt = "";
+  view.append(img);
+  view.addEventListener("click", () => {
+    setJobInUrl(job.id);
+    state.job = job;
+    state.result = url;
+    showInStage(url, job.result_size, "result");
+    showCompare(false);
   });
-  gallery.prepend(a);
+  const save = document.createElement("a");
+  save.className = "save";
+  save.href = pngUrl;
+  save.download = name + ".png";
+  save.textContent = "\u2193";
+  save.setAttribute("aria-label", `download ${name}.png`);
+  item.append(view, save);
+  gallery.prepend(item);
+  noteExpiry();
+}
+
+function noteExpiry() {
+  const ttl = limits().results_ttl;
+  const times = [...document.querySelectorAll("#gallery .thumb")].map((t) => state.expires.get(t.dataset.job)).filter(Boolean);
+  if (!ttl) return;
+  const hours = ttl >= 3600 ? `${+(ttl / 3600).toFixed(1)} h` : `${Math.round(ttl / 60)} min`;
+  let text = `The server deletes a result ${hours} after it is finished (sooner if its disk cap is reached).`;
+  if (times.length) {
+    const when = new Date(Math.min(...times) * 1000).toLocaleString([], { weekday: "short", hour: "2-digit", minute: "2-digit" });
+    text += ` The next to go: ${when}.`;
+  }
+  $("gallery-note").textContent = text;
+}
+
+async function restoreJobs() {
+  // This browser's jobs, newest first: finished ones back into the strip, a running one reattached.
+  const wanted = new URLSearchParams(location.search).get("job");
+  const ids = storedJobs();
+  if (wanted && !ids.includes(wanted)) ids.unshift(wanted);
+  const found = await Promise.all(ids.map((id) => fetch(`/api/jobs/${id}`).then((r) => (r.ok ? r.json() : null)).catch(() => null)));
+  const alive = found.filter((s) => s && !s.result_removed);
+  for (const id of ids) if (!alive.some((s) => s.id === id)) storeJob(id, false);
+  for (const s of alive.slice().reverse()) {
+    if (s.has_result) {
+      state.expires.set(s.id, s.expires);
+      addToGallery(s, s.urls.jpeg, s.urls.png);
+    }
+  }
+  const current = alive.find((s) => s.id === wanted) || alive.find((s) => !isFinished(s));
+  if (current) {
+    attach(current);
+    if (!current.has_result) showInStage(`${current.urls.preview}?v=${current.preview}`, finalSize(current), "preview");
+  } else if (wanted) {
+    setJobInUrl(null);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -448,16 +710,20 @@ function showMessage(text, field) {
     if (row) {
       row.classList.add("invalid");
       if (row.closest("details")) row.closest("details").open = true;
-      row.scrollIntoView({ block: "nearest" });
-    } else if (field === "content" || field === "style") {
-      $(field + "-drop").classList.add("invalid");
+      // Centred, so the sticky Start bar at the bottom of the column never hides it.
+      row.scrollIntoView({ block: "center" });
+      row.querySelector("input, select")?.focus({ preventScroll: true });
+    } else if (["content", "style", "mask"].includes(field)) {
+      const box = field === "mask" ? $("mask-panel") : $(field + "-drop");
+      box.classList.add("invalid");
+      box.scrollIntoView({ block: "center" });
     }
   }
 }
 
 function hideMessage() {
   $("message").hidden = true;
-  document.querySelectorAll(".drop.invalid").forEach((d) => d.classList.remove("invalid"));
+  document.querySelectorAll(".drop.invalid, #mask-panel.invalid").forEach((d) => d.classList.remove("invalid"));
 }
 
 async function refreshServerState() {
@@ -473,21 +739,30 @@ async function refreshServerState() {
 async function init() {
   const res = await fetch("/api/params");
   state.schema = await res.json();
+  state.expires = new Map();
   buildForm(state.schema);
   setupDrop($("content-drop"), $("content-input"), setContent);
   setupDrop($("style-drop"), $("style-input"), addStyles);
+  setupMasks();
+  maskSyncStyles(0);
+  // A file dropped anywhere else must not make the browser open it and leave the page.
+  for (const t of ["dragover", "drop"]) window.addEventListener(t, (e) => e.preventDefault());
+  document.addEventListener("paste", onPaste);
   $("controls").addEventListener("submit", start);
   $("stop").addEventListener("click", stop);
   $("reset").addEventListener("click", () => { for (const c of state.controls.values()) c.set(c.field.default); });
-  window.addEventListener("resize", drawPlot);
-  // A job belongs to its tab: closing the tab stops it (the server also reaps unwatched jobs).
-  window.addEventListener("pagehide", () => {
-    if (state.job && !["done", "cancelled", "failed"].includes(state.job.state)) navigator.sendBeacon(state.job.urls.cancel);
+  $("zoom").addEventListener("click", () => {
+    const on = $("zoom").getAttribute("aria-pressed") !== "true";
+    $("zoom").setAttribute("aria-pressed", String(on));
+    layoutFrame();
   });
+  $("compare").addEventListener("input", applyCompare);
+  window.addEventListener("resize", () => { drawPlot(); layoutFrame(); });
   drawPlot();
+  noteExpiry();
   refreshServerState();
   setInterval(refreshServerState, 5000);
-  await styleFromLibrary();
+  await Promise.all([styleFromLibrary(), showPaintings(), restoreJobs()]);
   document.body.dataset.ready = "true";
 }
 
@@ -505,7 +780,7 @@ async function styleFromLibrary() {
   const r = await fetch(`/api/library/${encodeURIComponent(q.get("library"))}/file?key=${encodeURIComponent(key)}`);
   if (!r.ok) return showMessage(`Could not load ${key} from the library.`);
   const blob = await r.blob();
-  addStyles([new File([blob], key.split("/").pop(), { type: blob.type })]);
+  await addStyles([new File([blob], key.split("/").pop(), { type: blob.type })]);
 }
 
 init().catch((err) => showMessage("Could not load the settings from the server: " + err.message));
