@@ -90,11 +90,16 @@ function maskUndo() {
 }
 
 function maskDab(ctx, x, y, radius, softness, erase) {
-  const g = ctx.createRadialGradient(x, y, radius * (1 - softness), x, y, radius);
-  g.addColorStop(0, "rgba(255,255,255,1)");
-  g.addColorStop(1, "rgba(255,255,255,0)");
   ctx.globalCompositeOperation = erase ? "destination-out" : "source-over";
-  ctx.fillStyle = g;
+  if (softness > 0.01) {
+    // Opaque inside, fading to nothing over the outer `softness` of the radius.
+    const g = ctx.createRadialGradient(x, y, radius * (1 - softness), x, y, radius);
+    g.addColorStop(0, "rgba(255,255,255,1)");
+    g.addColorStop(1, "rgba(255,255,255,0)");
+    ctx.fillStyle = g;
+  } else {
+    ctx.fillStyle = "#fff"; // a hard edge (equal radii would make an empty gradient)
+  }
   ctx.beginPath();
   ctx.arc(x, y, radius, 0, 2 * Math.PI);
   ctx.fill();
