@@ -349,6 +349,8 @@ def test_the_page_has_no_serious_accessibility_violations_and_works_by_keyboard(
     for viewport in (DESKTOP, PHONE):
         p = Page(browser, server, viewport)
         p.pick(PHOTO, ART)
+        if viewport is DESKTOP:
+            p.run_to_the_end()  # the result, its downloads, the strip and the comparison are checked too
         p.page.click("#mask-panel summary")
         p.page.click("#advanced summary")
         p.page.evaluate(axe)  # axe-core, from the axe-playwright-python package (test extra)
@@ -360,6 +362,7 @@ def test_the_page_has_no_serious_accessibility_violations_and_works_by_keyboard(
 
     # Keyboard only: Tab reaches the photo box, Enter opens the file chooser; a painting is a button.
     p = Page(browser, server)
+    p.page.bring_to_front()  # keys reach the focused page only
     for _ in range(10):
         p.page.keyboard.press("Tab")
         if p.page.evaluate("document.activeElement.id") == "content-drop":

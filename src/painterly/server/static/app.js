@@ -221,7 +221,11 @@ function renderStyles(removed) {
     body.className = "style-body";
     const name = document.createElement("span");
     name.className = "style-name";
-    name.textContent = `${i + 1}. ${s.title || s.file.name || "style"}`;
+    name.textContent = s.title || s.file.name || "style";
+    const index = document.createElement("span");
+    index.className = "style-index";
+    index.textContent = String(i + 1);  // the number the mask painter calls this style by
+    index.style.background = MASK_COLOURS[i];
     const range = document.createElement("input");
     range.type = "range"; range.min = "0"; range.max = "2"; range.step = "0.05";
     range.value = String(s.weight);
@@ -238,7 +242,7 @@ function renderStyles(removed) {
       renderStyles(i);
     });
     body.append(name, range, out);
-    card.append(img, body, remove);
+    card.append(index, img, body, remove);
     list.append(card);
   });
   list.classList.toggle("single", state.styles.length <= 1);

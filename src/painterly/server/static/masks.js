@@ -4,7 +4,7 @@
 "use strict";
 
 const MASK_LONG_SIDE = 512; // masks are scaled to the photo by the server; this keeps them light
-const MASK_COLOURS = ["#e4572e", "#2f5dab", "#17a398", "#b8860b"]; // one per style (at most 4)
+const MASK_COLOURS = ["#c0392b", "#2f5dab", "#0e7c72", "#8a6200"]; // one per style (at most 4)
 const masks = { width: 0, height: 0, layers: [], active: 0, undo: [], stroke: null };
 
 function maskSetPhoto(url, width, height) {
