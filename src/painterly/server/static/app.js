@@ -380,6 +380,8 @@ function attach(job) {
   state.job = job;
   state.history = [];
   state.levels = 1;
+  state.level = 0;
+  state.levelStarts = [];
   state.shownPreview = 0;
   state.total = 0;
   state.stopping = false;
@@ -423,6 +425,7 @@ function listen(job) {
     const s = JSON.parse(e.data);
     state.history = (s.history || []).filter((v) => v !== null);
     state.total = s.total;
+    state.level = s.level || 0;  // level starts before a reload are not known: no line for them
     Object.assign(state.job, { params: s.params, result_size: s.result_size, expires: s.expires });
     onProgress(s);
     onState(s);
@@ -441,6 +444,11 @@ function onProgress(p, incremental) {
   }
   if (p.total) state.total = p.total;
   if (p.levels) state.levels = p.levels;
+  // Where each pyramid level starts, as seen (levels need not have the same number of steps).
+  if (incremental && p.level !== undefined && p.level !== state.level) {
+    if (p.level > 0 && p.step) state.levelStarts.push(p.step - 1);
+    state.level = p.level;
+  }
   if (p.preview && p.preview > state.shownPreview) loadPreview(p.preview);
   updateProgress(p);
   drawPlot();
@@ -609,8 +617,8 @@ function drawPlot() {
   const y = (v) => pad.t + (h - pad.t - pad.b) * (1 - (Math.log10(v) - lo) / span);
   ctx.setLineDash([3, 3]);
   ctx.strokeStyle = "#b9b1a2";
-  for (let k = 1; k < state.levels; k++) {
-    const s = (k * total) / state.levels - 0.5;
+  for (const start of state.levelStarts || []) {
+    const s = start - 0.5;
     ctx.beginPath(); ctx.moveTo(x(s), pad.t); ctx.lineTo(x(s), h - pad.b); ctx.stroke();
   }
   ctx.setLineDash([]);
