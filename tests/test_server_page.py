@@ -35,7 +35,7 @@ def server(tmp_path_factory):
 class Page:
     """A fresh browser profile (its own localStorage) on the page, collecting errors as it goes."""
 
-    def __init__(self, browser, server, viewport=DESKTOP, query=TINY):
+    def __init__(self, browser, server, viewport=DESKTOP, query=TINY):  # noqa: F811
         self.context = browser.new_context(viewport=viewport, bypass_csp=False)
         self.page = self.context.new_page()
         self.problems: list[str] = []
@@ -103,7 +103,7 @@ ART = picture(64, 64, 1)
 # ---- seen 1: the picture panel scrolls away -------------------------------------------------
 
 
-def test_the_picture_stays_in_view_on_a_desktop_and_a_phone(browser, server):
+def test_the_picture_stays_in_view_on_a_desktop_and_a_phone(browser, server):  # noqa: F811
     desk = Page(browser, server)
     desk.pick(PHOTO, ART)
     desk.page.click("#advanced summary")  # the settings column is now far taller than the window
@@ -124,7 +124,7 @@ def test_the_picture_stays_in_view_on_a_desktop_and_a_phone(browser, server):
 # ---- seen 2: reload loses the job; a stray drop leaves the page ------------------------------
 
 
-def test_a_reload_mid_run_keeps_the_job_and_the_results_of_this_browser(browser, server):
+def test_a_reload_mid_run_keeps_the_job_and_the_results_of_this_browser(browser, server):  # noqa: F811
     first = Page(browser, server)
     first.pick(PHOTO, ART)
     first.run_to_the_end()
@@ -151,7 +151,7 @@ def test_a_reload_mid_run_keeps_the_job_and_the_results_of_this_browser(browser,
     first.close()
 
 
-def test_a_file_dropped_outside_the_boxes_does_not_leave_the_page(browser, server):
+def test_a_file_dropped_outside_the_boxes_does_not_leave_the_page(browser, server):  # noqa: F811
     p = Page(browser, server)
     prevented = p.page.evaluate("""() => {
         const dt = new DataTransfer();
@@ -169,7 +169,7 @@ def test_a_file_dropped_outside_the_boxes_does_not_leave_the_page(browser, serve
 # ---- seen 4 and 5: stale status; API words; the invalid field hidden; files checked late ------
 
 
-def test_a_refused_job_clears_the_old_status_and_names_the_field_as_the_form_does(browser, server):
+def test_a_refused_job_clears_the_old_status_and_names_the_field_as_the_form_does(browser, server):  # noqa: F811
     p = Page(browser, server)
     p.pick(PHOTO, ART)
     p.run_to_the_end()
@@ -187,7 +187,7 @@ def test_a_refused_job_clears_the_old_status_and_names_the_field_as_the_form_doe
     p.close()
 
 
-def test_with_no_style_the_plot_caption_does_not_show_the_last_jobs_loss(browser, server):
+def test_with_no_style_the_plot_caption_does_not_show_the_last_jobs_loss(browser, server):  # noqa: F811
     p = Page(browser, server)
     p.pick(PHOTO, ART)
     p.run_to_the_end()
@@ -209,7 +209,7 @@ def png_header_only(width: int, height: int) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + chunk + struct.pack(">I", zlib.crc32(chunk)) + b"\0" * 64
 
 
-def test_files_are_checked_when_picked(browser, server):
+def test_files_are_checked_when_picked(browser, server):  # noqa: F811
     p = Page(browser, server)
     p.page.set_input_files("#content-input", {"name": "notes.png", "mimeType": "image/png", "buffer": b"just some text\n" * 20})
     p.page.wait_for_selector("#message:not([hidden])")
@@ -226,7 +226,7 @@ def test_files_are_checked_when_picked(browser, server):
 # ---- seen 6: blown-up small results, the queued photo, overlaps, the phone's header -----------
 
 
-def test_a_small_result_is_shown_at_its_size_with_1to1_and_before_after(browser, server):
+def test_a_small_result_is_shown_at_its_size_with_1to1_and_before_after(browser, server):  # noqa: F811
     p = Page(browser, server)
     p.pick(PHOTO, ART)
     p.run_to_the_end()
@@ -248,7 +248,7 @@ def test_a_small_result_is_shown_at_its_size_with_1to1_and_before_after(browser,
     p.close()
 
 
-def test_a_queued_job_says_it_shows_the_photo_and_the_phone_header_is_short(browser, server):
+def test_a_queued_job_says_it_shows_the_photo_and_the_phone_header_is_short(browser, server):  # noqa: F811
     busy = Page(browser, server, query="?size=64&iterations=1000&pyramid_start=0")
     busy.pick(PHOTO, ART)
     busy.page.click("#start")
@@ -271,7 +271,7 @@ def test_a_queued_job_says_it_shows_the_photo_and_the_phone_header_is_short(brow
 # ---- additions: masks, paste, one-click paintings, accessibility ----------------------------
 
 
-def test_a_mask_painted_in_the_page_reaches_the_job(browser, server):
+def test_a_mask_painted_in_the_page_reaches_the_job(browser, server):  # noqa: F811
     p = Page(browser, server, query="?size=64&iterations=30&pyramid_start=0")
     p.pick(PHOTO, ART)
     p.page.click("#mask-panel summary")
@@ -280,7 +280,7 @@ def test_a_mask_painted_in_the_page_reaches_the_job(browser, server):
     p.page.evaluate("document.getElementById('mask-view').scrollIntoView({block: 'center'})")  # clear of the sticky Start bar
     box = p.page.locator("#mask-view").bounding_box()
     # Paint the left third of the photo: the style goes there only.
-    for k in range(0, 13):
+    for k in range(13):
         y = box["y"] + box["height"] * k / 12
         p.page.mouse.move(box["x"], y)
         p.page.mouse.down()
@@ -311,7 +311,7 @@ def test_a_mask_painted_in_the_page_reaches_the_job(browser, server):
     p.close()
 
 
-def test_a_mask_image_can_be_loaded_for_a_style(browser, server):
+def test_a_mask_image_can_be_loaded_for_a_style(browser, server):  # noqa: F811
     p = Page(browser, server)
     p.pick(PHOTO, ART)
     p.page.click("#mask-panel summary")
@@ -328,7 +328,7 @@ def test_a_mask_image_can_be_loaded_for_a_style(browser, server):
     p.close()
 
 
-def test_paste_a_photo_and_one_click_on_a_shipped_painting_with_a_first_look(browser, server):
+def test_paste_a_photo_and_one_click_on_a_shipped_painting_with_a_first_look(browser, server):  # noqa: F811
     p = Page(browser, server)
     p.page.evaluate("""async (bytes) => {
         const dt = new DataTransfer();
@@ -344,7 +344,7 @@ def test_paste_a_photo_and_one_click_on_a_shipped_painting_with_a_first_look(bro
     p.close()
 
 
-def test_the_page_has_no_serious_accessibility_violations_and_works_by_keyboard(browser, server):
+def test_the_page_has_no_serious_accessibility_violations_and_works_by_keyboard(browser, server):  # noqa: F811
     axe = Path(__import__("axe_playwright_python").__file__).with_name("axe.min.js").read_text()
     for viewport in (DESKTOP, PHONE):
         p = Page(browser, server, viewport)

@@ -356,7 +356,8 @@ def create_app(
         n_styles = len(styles)
         content, style_images, mask_images = images[0], images[1:1 + n_styles], images[1 + n_styles:] or None
         if mask_images is not None:
-            from ..style_transfer import _check_aspect  # the engine's own rule, checked before queueing
+            # The engine's own rule for masks, checked before queueing (a 422, not a failed job).
+            from ..style_transfer import _check_aspect
 
             try:
                 for i, m in enumerate(mask_images):
