@@ -255,6 +255,10 @@ def create_app(
             "content": {"type": "string", "format": "binary", "description": "the photo"},
             "style": {"type": "array", "items": {"type": "string", "format": "binary"}, "description": "artworks"},
             "params": {"type": "string", "description": "a JSON object; see POST /api/params/check"},
+            "mask": {"type": "array", "items": {"type": "string", "format": "binary"},
+                     "description": "optional: one mask per style, in order (white: that style goes here)"},
+            "fast": {"type": "string", "enum": list(_fast_styles()),
+                     "description": "optional: a shipped fast style whose picture is the first preview"},
         },
     }}}}}
 
