@@ -82,7 +82,7 @@ class _Guard:
         self.app = app
         self.config = config
         c = config
-        self.max_body = c.max_upload_bytes * (c.limits.max_styles + 1) + MB
+        self.max_body = c.max_upload_bytes * (2 * c.limits.max_styles + 1) + MB  # content, styles, a mask each
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
