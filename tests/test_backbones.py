@@ -11,11 +11,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 from PIL import Image
-from torch import nn
 
 from painterly.backbones import create_backbone, get_spec, list_backbones
 from painterly.backbones.vgg import IMAGENET_MEAN, IMAGENET_STD, VGG
 from painterly.errors import ModelError, ParameterError
+
 from geometry import linearised
 
 CAT = Path(__file__).parent / "data" / "cat.jpg"

@@ -16,9 +16,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import batchkit as kit
 import pytest
 import ray  # noqa: F401 - the test extra installs it; these tests are the reason
+
+import batchkit as kit
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 

@@ -21,6 +21,7 @@ from painterly.explain.inversion import content_objective, style_objective
 from painterly.explain.topk import TopK
 from painterly.explain.units import UnitScores, tile_square
 from painterly.io import load_image, to_pil
+
 from geometry import linearised
 
 CAT = Path(__file__).parent / "data" / "cat.jpg"

@@ -17,9 +17,8 @@ from painterly.errors import ModelError, ParameterError
 from painterly.fast.apply import FastStylizer
 from painterly.fast.folders import plan_jobs
 from painterly.fast.library import find_style, shipped_styles
-from painterly.fast.model_file import FORMAT, load_style, style_to_bytes
+from painterly.fast.model_file import load_style, style_to_bytes
 from painterly.fast.network import MARGIN, Architecture, TransformNet, pad
-from painterly.fast.onnx_export import onnx_bytes
 from painterly.fast.settings import TrainSettings
 from painterly.fast.train import Trainer
 from painterly.fast.video import TemporalSmoother

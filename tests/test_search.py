@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from imagegen import make_hostile
 from PIL import Image
 
 from painterly.cli import main
@@ -29,6 +28,8 @@ from painterly.search import (
     tags_from_probabilities,
 )
 from painterly.search.layout import neighbours_agree
+
+from imagegen import make_hostile
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 LION = 291

@@ -13,8 +13,8 @@ from . import _quiet_start  # first: a Ctrl-C while `painterly` starts exits qui
 
 _quiet_start.install_if_program()
 
-from .errors import ImageError, ModelError, PainterlyError, ParameterError
-from .params import StyleParams
+from .errors import ImageError, ModelError, PainterlyError, ParameterError  # noqa: E402
+from .params import StyleParams  # noqa: E402
 
 
 def __getattr__(name: str):

@@ -155,7 +155,8 @@ def optimize_image(
                 progress=progress,
                 _image=lambda: mean.value() if mean is not None else image.detach().clone(),
             )
-            if any([bool(cb(event)) for cb in callbacks]):
+            # A list, not a generator: every callback sees every step even when an earlier one asks to stop.
+            if any([bool(cb(event)) for cb in callbacks]):  # noqa: C419
                 stopped = "callback"
                 break
     except KeyboardInterrupt:

@@ -29,9 +29,7 @@ import torch.nn.functional as F
 from PIL import Image, ImageCms, UnidentifiedImageError
 
 from .errors import ImageError, ParameterError
-from .outputs import error_detail as _detail
-from .outputs import one_line as _one_line
-from .outputs import refuse_overwriting_inputs, write_atomically
+from .outputs import error_detail as _detail, one_line as _one_line, refuse_overwriting_inputs, write_atomically
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",

@@ -97,7 +97,7 @@ def run_train(args: argparse.Namespace) -> int:
     check_outputs([output, checkpoint_path, preview_path], [args.style, *paths])
     style_image = load_image(args.style)
     photos, skipped = load_photos(paths)
-    for path, reason in skipped:
+    for _path, reason in skipped:
         print(f"painterly: warning: skipping {reason}", file=sys.stderr)
     trainer = Trainer(style_image, photos, settings, style_name=args.name or output.stem)
     if args.resume:

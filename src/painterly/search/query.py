@@ -162,7 +162,7 @@ def optimise_representation(
     target[classes] = 1.0 / len(classes)
     optimizer = torch.optim.Adam([z], lr=lr)
     step, mass = 0, 0.0
-    for step in range(1, steps + 1):
+    for step in range(1, steps + 1):  # noqa: B007 -- the step it stopped at is returned
         log_p = F.log_softmax(F.linear(z, weight, bias), dim=0)
         mass = float(log_p.detach()[classes].exp().sum())
         if mass >= stop_at:
