@@ -28,7 +28,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageCms, UnidentifiedImageError
 
-from .errors import ImageError, ParameterError
+from .errors import ImageError, ParameterError, PixelLimitError
+from .images import WRITABLE_SUFFIXES
 from .outputs import error_detail as _detail, one_line as _one_line, refuse_overwriting_inputs, write_atomically
 
 __all__ = [
@@ -49,7 +50,7 @@ __all__ = [
 PathLike = Union[str, "os.PathLike[str]"]
 
 DEFAULT_MAX_PIXELS = 100_000_000
-SUPPORTED_OUTPUT_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff")
+SUPPORTED_OUTPUT_SUFFIXES = WRITABLE_SUFFIXES  # the name this module has always exported
 
 # Formats Pillow may sniff. A closed list keeps rarely used decoders away from untrusted bytes
 # (EPS, for one, runs Ghostscript). MPO is what Pillow calls many phone JPEGs.
@@ -204,7 +205,7 @@ def _open_lazily(fp: BinaryIO, name: str, max_pixels: int = DEFAULT_MAX_PIXELS) 
         numbers = [int(n) for n in re.findall(r"(\d+) pixels", str(e))]
         limit = min([max_pixels, *numbers[1:2]])
         size = f"{_pixels_text(numbers[0])}, " if numbers else ""
-        raise ImageError(f"{name}: image is too large: {size}over the {limit / 1e6:g} megapixel limit") from None
+        raise PixelLimitError(f"{name}: image is too large: {size}over the {limit / 1e6:g} megapixel limit") from None
     except _DECODE_ERRORS as e:
         raise ImageError(f"{name}: file is truncated or corrupt ({_detail(e)})") from e
 
@@ -221,7 +222,7 @@ def _check_size(img: Image.Image, name: str, max_pixels: int) -> None:
     if width * height > max_pixels:
         big = max_pixels >= 1_000_000
         limit = f"{max_pixels / 1e6:g} megapixel" if big else f"{max_pixels} pixel"
-        raise ImageError(f"{name}: {width}x{height} px is over the {limit} limit")
+        raise PixelLimitError(f"{name}: {width}x{height} px is over the {limit} limit")
 
 
 def _orientation(img: Image.Image) -> int:

@@ -23,11 +23,11 @@ from .colors import match_histogram, transfer_luminance
 from .devices import resolve_device
 from .engine import Callback, OptimizeResult, RunClock, StopReason, optimize_image
 from .errors import ParameterError
+from .images import MIN_SIDE, check_shape
 from .io import load_image, long_side_shape, resize_long_side, resize_to
 from .params import INITS, StyleParams, layers_or_default
 
 ImageLike = Tensor | str | os.PathLike
-MIN_SIDE = 32  # below this the deepest taps (stride 16-32) have no spatial extent left
 
 
 @dataclass
@@ -451,13 +451,5 @@ def _fits(image: Tensor, long_side: int) -> bool:
 
 def _checked(image: Tensor, long_side: int, what: str) -> Tensor:
     """Refuse shapes the network cannot see at the working size (e.g. a 100:1 strip, an 8x8 icon)."""
-    h, w = image.shape[-2:]
-    if min(h, w) < MIN_SIDE:
-        raise ParameterError(f"{what}: {w}x{h} px is too small; both sides must be at least {MIN_SIDE} px")
-    if not _fits(image, long_side):
-        short = round(min(h, w) * long_side / max(h, w))
-        raise ParameterError(
-            f"{what}: {w}x{h} px has a short side of {short} px at {long_side} px long side; "
-            f"it must be at least {MIN_SIDE} px (use a larger size or a less extreme aspect ratio)"
-        )
+    check_shape((image.shape[-2], image.shape[-1]), long_side, what)
     return image

@@ -9,11 +9,10 @@ from dataclasses import dataclass
 import torch
 
 from ..errors import ModelError, ParameterError
+from ..params import DEFAULT_MODEL, POOLINGS
 from ..suggest import unknown_name_message
 from . import efficientnet_lite, vgg
 from .base import Backbone, LayerInfo, WeightsInfo, one_line
-
-POOLING_CHOICES = ("max", "avg")
 
 
 @dataclass(frozen=True)
@@ -93,7 +92,7 @@ def get_spec(name: str) -> BackboneSpec:
 
 
 def create_backbone(
-    name: str = "efficientnet-lite0",
+    name: str = DEFAULT_MODEL,
     *,
     device: str | torch.device = "cpu",
     pooling: str = "max",
@@ -102,7 +101,7 @@ def create_backbone(
 ) -> Backbone:
     """A frozen backbone in eval mode on ``device``; modules deeper than ``cut_after`` are dropped."""
     spec = get_spec(name)
-    if pooling not in POOLING_CHOICES:
+    if pooling not in POOLINGS:
         raise ParameterError(f"pooling must be 'max' or 'avg', got {pooling!r}")
     try:
         device = torch.device(device)

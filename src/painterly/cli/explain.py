@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from ..explain.defaults import DREAM, DREAM_LAYER, INVERT, RANGES, UNITS, UNITS_LAYER
-from ..params import DEVICES
+from ..params import DEFAULT_MODEL, DEVICES
 from .common import FileProgress, ProgressBar, in_range, sigterm_as_interrupt
 
 
@@ -47,7 +47,7 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 
 def _common(parser: argparse.ArgumentParser, size: int) -> None:
     parser.add_argument("-o", "--output", required=True, help="output image (.png, .jpg, .webp, .tif)")
-    parser.add_argument("--model", default="efficientnet-lite0", help="backbone (see `painterly models`)")
+    parser.add_argument("--model", default=DEFAULT_MODEL, help="backbone (see `painterly models`)")
     parser.add_argument("--size", type=_ranged(int, "size"), default=size, help="long side in pixels the network sees")
     parser.add_argument("--device", default="auto", choices=DEVICES, help="where to run")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")

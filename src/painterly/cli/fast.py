@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..fast.settings import SMOOTHING
+from ..images import FORMAT_CHOICES
 from ..params import DEVICES, PRESERVE_COLORS
 from .common import (
     ProgressBar,
@@ -69,7 +71,6 @@ def _register_train(commands) -> None:
 def run_train(args: argparse.Namespace) -> int:
     from ..callbacks import EveryNSteps
     from ..errors import ParameterError
-    from ..fast.folders import IMAGE_SUFFIXES
     from ..fast.model_file import (
         SUFFIX,
         checkpoint_to_bytes,
@@ -78,6 +79,7 @@ def run_train(args: argparse.Namespace) -> int:
     )
     from ..fast.settings import TrainSettings
     from ..fast.train import Trainer, load_photos
+    from ..images import image_files
     from ..io import load_image, save_bytes, save_image
     from ..outputs import check_outputs
 
@@ -90,7 +92,7 @@ def run_train(args: argparse.Namespace) -> int:
     folder = Path(args.images)
     if not folder.is_dir():
         raise ParameterError(f"images: {folder} is not a folder")
-    paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))
+    paths = image_files(folder)
     if not paths:
         raise ParameterError(f"images: no image files in {folder}")
     # The network, its checkpoint and its preview must not replace the artwork or a photo.
@@ -157,8 +159,8 @@ def _register_apply(commands) -> None:
     parser.add_argument("--runtime", default="auto", choices=RUNTIMES, help="auto: ONNX Runtime on a CPU (faster there), PyTorch on a GPU")
     parser.add_argument("--device", default="auto", choices=DEVICES, help="device of the torch runtime")
     parser.add_argument("--tile-size", type=_ranged(int, "tile_size"), default=2048, help="larger images are painted in overlapping tiles")
-    parser.add_argument("--smoothing", type=_ranged(float, "smoothing"), default=0.5, help="videos: 0 off … 0.9 strong flicker reduction")
-    parser.add_argument("--format", default=None, choices=(".png", ".jpg", ".webp", ".tif"), help="suffix of images written into a folder (default: keep the input's)")
+    parser.add_argument("--smoothing", type=_ranged(float, "smoothing"), default=SMOOTHING, help="videos: 0 off … 0.9 strong flicker reduction")
+    parser.add_argument("--format", default=None, choices=FORMAT_CHOICES, help="suffix of images written into a folder (default: keep the input's)")
     parser.add_argument("--overwrite", action="store_true", help="redo files whose output already exists")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress or summary")
     parser.set_defaults(handler=run_apply)
@@ -170,10 +172,11 @@ def run_apply(args: argparse.Namespace) -> int:
     from ..fast.folders import plan_jobs
     from ..fast.library import find_style
     from ..fast.video import VIDEO_SUFFIXES, TemporalSmoother, is_video
+    from ..images import MIN_SIDE
     from ..outputs import check_outputs
 
-    if args.size and args.size < 32:
-        raise ParameterError(f"size: {args.size} is below the minimum 32")
+    if args.size and args.size < MIN_SIDE:
+        raise ParameterError(f"size: {args.size} is below the minimum {MIN_SIDE}", field="size")
     TemporalSmoother(args.smoothing)  # checks the value before any file is touched
     style = find_style(args.model)
     jobs = plan_jobs(args.inputs, args.output, args.format)

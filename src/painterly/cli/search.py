@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from ..errors import ParameterError
+from ..images import IMAGE_SUFFIXES
 from .common import FileProgress, sigterm_as_interrupt
 
 EXIT_SKIPPED = 1  # indexing finished, but some files could not be read
@@ -93,7 +94,7 @@ def run_index(args: argparse.Namespace) -> int:
     from ..search import default_database, index_folder
 
     db = Path(args.db) if args.db else default_database(args.folder)
-    if db.suffix.lower() in (".jpg", ".jpeg", ".png", ".webp", ".gif", ".tif", ".tiff", ".bmp"):
+    if db.suffix.lower() in IMAGE_SUFFIXES:
         raise ParameterError(f"--db {db}: looks like an image; the index is an SQLite file (e.g. index.sqlite)")
     progress = FileProgress(args.quiet)
     try:

@@ -21,6 +21,7 @@ from .. import losses
 from ..backbones import Backbone
 from ..engine import Callback, RunClock, StopReason, optimize_image
 from ..errors import ParameterError
+from ..params import DEFAULT_MODEL
 from .common import (
     ImageLike,
     as_image,
@@ -67,7 +68,7 @@ def invert(
     image: ImageLike,
     *,
     style_image: ImageLike | None = None,
-    model: str | Backbone = "efficientnet-lite0",
+    model: str | Backbone = DEFAULT_MODEL,
     size: int = INVERT["size"],
     content_layers: Sequence[str] | None = None,
     style_layers: Sequence[str] | None = None,

@@ -13,19 +13,18 @@ import os
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
 from torch import Tensor, nn
 
 from ..backbones import Backbone, LayerInfo
 from ..errors import ImageError, PainterlyError, ParameterError
+from ..images import list_images
+from ..params import DEFAULT_MODEL
 from .common import as_image, check_size, device_of, get_backbone, prepared
 from .defaults import UNITS
 from .topk import TopK
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".tif", ".tiff", ".bmp", ".ppm", ".tga", ".qoi",
-                  ".avif", ".mpo")
 GREY = 0.5  # fills the part of a receptive field that lies outside the image
 
 Source = str | os.PathLike | Tensor
@@ -123,23 +122,6 @@ class UnitPatches:
         return unit_sheet(self, tile=tile, columns=columns)
 
 
-def list_images(folder: str | os.PathLike) -> list[Path]:
-    """Image files (by suffix) under ``folder``, recursively, sorted; hidden entries left out."""
-    root = Path(folder)
-    if not root.exists():
-        raise ImageError(f"{root}: no such folder")
-    if not root.is_dir():
-        raise ImageError(f"{root}: not a folder (give a folder of images)")
-    found = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        found += [Path(dirpath, f) for f in sorted(filenames)
-                  if not f.startswith(".") and f.lower().endswith(IMAGE_SUFFIXES)]
-    if not found:
-        raise ImageError(f"{root}: no image files in this folder (looked for {', '.join(IMAGE_SUFFIXES[:5])}, …)")
-    return found
-
-
 def parse_units(spec: str) -> list[int]:
     """'3,17,42' -> [3, 17, 42]."""
     try:
@@ -155,7 +137,7 @@ def top_patches(
     images: str | os.PathLike | Sequence[Source],
     layer: str,
     *,
-    model: str | Backbone = "efficientnet-lite0",
+    model: str | Backbone = DEFAULT_MODEL,
     units: int | Sequence[int] = UNITS["units"],
     k: int = UNITS["k"],
     size: int = UNITS["size"],

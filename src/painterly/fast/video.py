@@ -17,6 +17,7 @@ from torch import Tensor
 from ..errors import ImageError, ParameterError
 from ..io import long_side_shape, resize_to
 from ..outputs import partial_path
+from .settings import SMOOTHING
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v")
 
@@ -62,7 +63,7 @@ def stylize_video(
     paint: Callable[[Tensor], Tensor],
     *,
     size: int = 0,
-    smoothing: float = 0.0,
+    smoothing: float = SMOOTHING,
     on_progress: Callable[[VideoProgress], None] | None = None,
     check_shape: Callable[[tuple[int, int]], tuple[int, int]] | None = None,
 ) -> int:

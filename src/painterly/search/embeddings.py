@@ -27,14 +27,16 @@ from torch import Tensor
 
 from ..backbones import Backbone, create_backbone
 from ..errors import ParameterError
+from ..images import MIN_SIDE
 from ..io import load_image, resize_long_side
+from ..params import DEFAULT_MODEL
 
 
 @dataclass(frozen=True)
 class EmbeddingSettings:
     """How embeddings are computed; stored in the index, which refuses to mix settings."""
 
-    model: str = "efficientnet-lite0"
+    model: str = DEFAULT_MODEL
     size: int = 224  # long side the network sees: its ImageNet training size
     content_layer: str = "b10.out"
     content_grid: int = 3
@@ -67,8 +69,8 @@ class Embedder:
                  backbone: Backbone | None = None) -> None:
         self.settings = settings or EmbeddingSettings()
         s = self.settings
-        if isinstance(s.size, bool) or not isinstance(s.size, int) or not 32 <= s.size <= 1024:
-            raise ParameterError(f"size: must be a whole number of pixels from 32 to 1024, got {s.size!r}")
+        if isinstance(s.size, bool) or not isinstance(s.size, int) or not MIN_SIDE <= s.size <= 1024:
+            raise ParameterError(f"size: must be a whole number of pixels from {MIN_SIDE} to 1024, got {s.size!r}", field="size")
         if isinstance(s.content_grid, bool) or not isinstance(s.content_grid, int) or not 1 <= s.content_grid <= 8:
             raise ParameterError(f"content_grid: must be a whole number from 1 to 8, got {s.content_grid!r}")
         if backbone is None:

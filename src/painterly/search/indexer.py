@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from ..errors import ImageError
-from ..explain.units import list_images
+from ..images import list_images
 from .database import IndexDatabase, IndexFileError, make_thumbnail
 from .embeddings import Embedder, EmbeddingSettings
 from .words import tags_from_probabilities
