@@ -23,24 +23,36 @@ class OneLineArgumentParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def add_dataclass_options(parser: argparse.ArgumentParser, cls: type, skip: tuple[str, ...] = ()) -> None:
-    """One --option per dataclass field, with the field's default, help text and choices."""
+def add_dataclass_options(
+    parser: argparse.ArgumentParser, cls: type, skip: tuple[str, ...] = (), *, check_ranges: bool = False
+) -> None:
+    """One --option per dataclass field, with the field's default, help text, choices and metavar.
+
+    ``check_ranges``: numbers outside the field's minimum/maximum fail at parse time, as the
+    option (``--queue: 0 is below the minimum 1``); otherwise the settings' ``validate`` names them.
+    """
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
         if f.name in skip:
             continue
         kind, is_list = _scalar_type(hints[f.name])
+        option = "--" + f.name.replace("_", "-")
         kwargs: dict[str, object] = {"default": f.default, "help": f.metadata.get("help", ""), "dest": f.name}
-        if kind is not str:
+        limits = (f.metadata.get("minimum"), f.metadata.get("maximum"))
+        if check_ranges and kind in (int, float) and limits != (None, None):
+            kwargs["type"] = in_range(kind, option, limits)
+        elif kind is not str:
             kwargs["type"] = kind
+        if "metavar" in f.metadata:
+            kwargs["metavar"] = f.metadata["metavar"]
         if "choices" in f.metadata:
             kwargs["choices"] = f.metadata["choices"]
         if is_list:
             kwargs["nargs"] = "+"
-        parser.add_argument("--" + f.name.replace("_", "-"), **kwargs)
+        parser.add_argument(option, **kwargs)
 
 
-def in_range(kind: type, name: str, limits: tuple[float, float], *, also: tuple = ()):
+def in_range(kind: type, name: str, limits: tuple[float | None, float | None], *, also: tuple = ()):
     """An argparse ``type`` that parses ``kind`` and refuses values outside ``limits`` (or in ``also``).
 
     ``--size 100000`` or ``--seed 1e30`` then fail at parse time with one line, before any work.

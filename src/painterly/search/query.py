@@ -24,6 +24,7 @@ from PIL import Image
 from torch import Tensor
 
 from ..errors import ParameterError
+from ..params import MAX_STEPS
 from .database import IndexDatabase
 from .embeddings import Embedder
 from .words import check_count, class_names, classes_for
@@ -150,7 +151,7 @@ def optimise_representation(
     pooled ReLU6 activation is never negative or above 6). Stops once the classes hold
     ``stop_at`` of the probability.
     """
-    check_count(steps, "steps", 100_000)
+    check_count(steps, "steps", MAX_STEPS)
     weight = classifier.weight.detach().float().cpu()
     bias = classifier.bias.detach().float().cpu()
     generator = torch.Generator().manual_seed(seed)

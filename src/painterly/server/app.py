@@ -43,6 +43,7 @@ from ..images import MIN_SIDE, check_shape
 from ..params import DEFAULT_MODEL, StyleParams
 from .jobs import TERMINAL, JobManager, QueueFull, Settings
 from .schema import Limits, describe, params_json_schema, parse_params
+from .settings import DEFAULTS
 
 STATIC_DIR = Path(__file__).with_name("static")
 MB = 2**20
@@ -58,8 +59,8 @@ CSP = (
 class ServerConfig:
     jobs: Settings = field(default_factory=Settings)
     limits: Limits = field(default_factory=Limits)
-    max_upload_bytes: int = 20 * MB  # per file
-    max_pixels: int = 30_000_000  # per image, checked on the header before decoding
+    max_upload_bytes: int = DEFAULTS.max_upload_bytes  # per file
+    max_pixels: int = DEFAULTS.max_pixels  # per image, checked on the header before decoding
     allowed_hosts: tuple[str, ...] | None = None  # Host headers accepted (None: any); see the CLI
     decode_concurrency: int = 2  # decoded photos are large float arrays: bound how many at once
     libraries: tuple[Path, ...] = ()  # indexed folders for the Library page (`serve --library DIR`)

@@ -30,6 +30,7 @@ from typing import Any
 
 from ..allocator import release_free_memory
 from ..errors import PainterlyError
+from .settings import DEFAULTS
 
 log = logging.getLogger("painterly.server")
 
@@ -41,13 +42,13 @@ EVENT_BUFFER = 512  # events kept per job for streams that reconnect; older ones
 @dataclass
 class Settings:
     devices: tuple[str, ...] = ("auto",)  # one worker per entry
-    max_queue: int = 8  # jobs waiting (not counting running ones); more answers 429
-    idle_timeout: float = 120.0  # cancel a job nobody has watched or polled for this long; 0: never
-    results_dir: str | None = None  # parent of the temp dir for results (default: system temp)
-    results_cap_bytes: int = 500 * 2**20
+    max_queue: int = DEFAULTS.queue  # jobs waiting (not counting running ones); more answers 429
+    idle_timeout: float = DEFAULTS.idle_timeout  # cancel a job nobody has watched or polled for this long; 0: never
+    results_dir: str | None = DEFAULTS.results_dir  # parent of the temp dir for results (default: system temp)
+    results_cap_bytes: int = DEFAULTS.results_cap_bytes
     results_ttl: float = 24 * 3600.0
     max_jobs_kept: int = 200  # finished jobs remembered; older ones (and their files) are forgotten
-    preview_interval: float = 0.5  # seconds between two preview images of a running job
+    preview_interval: float = DEFAULTS.preview_interval  # seconds between two preview images of a running job
     reaper_interval: float = 0.5
     # Give the heap's free memory back to the system after each job (allocator.release_free_memory):
     # without it the server's RSS climbed by hundreds of MB over a few dozen jobs (issue 12, item 15).

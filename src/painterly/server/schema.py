@@ -18,6 +18,7 @@ from typing import Any
 
 from ..errors import ParameterError
 from ..params import INITS, StyleParams, check_range
+from .settings import DEFAULTS
 
 # Shown above the fold, in this order, when the field exists; every other field goes under
 # "Advanced". A field can choose its group itself with metadata ui="main" / "advanced" / "hidden".
@@ -52,8 +53,8 @@ HIDDEN_FIELDS = ("device",)
 class Limits:
     """What a client of this server may ask for, on top of the dataclass's own checks."""
 
-    max_size: int = 1024
-    max_iterations: int = 1000
+    max_size: int = DEFAULTS.max_size
+    max_iterations: int = DEFAULTS.max_iterations
     max_styles: int = 4
 
 
