@@ -12,6 +12,7 @@ from torch import Tensor
 from ..errors import ParameterError
 from ..io import to_pil, to_tensor
 from .defaults import INVERT, UNITS
+from .windows import tile_square
 
 if TYPE_CHECKING:
     from .inversion import InversionResult
@@ -114,8 +115,6 @@ def unit_sheet(result: UnitPatches, tile: int = UNITS["tile"], columns: int | No
     """One 3x3 mosaic per unit, labelled with the unit number and its peak activation."""
     check_display_size(tile, "tile")
     slots = max((len(p) for p in result.patches.values()), default=1) or 1
-    from .units import tile_square
-
     windows = [tile_square(p.window, p.box).side for ps in result.patches.values() for p in ps]
     side = tile_side(max(windows, default=tile), tile)
     cells = [
