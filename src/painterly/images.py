@@ -62,7 +62,7 @@ def check_shape(hw: tuple[int, int], long_side: int, what: str) -> None:
     exact = min(h, w) * long_side / max(h, w)
     if exact < MIN_SIDE:
         raise ParameterError(
-            f"{what}: {w}x{h} px is too narrow: it has a short side of {round(exact)} px at {long_side} px long side; "
+            f"{what}: {w}x{h} px has a short side of {round(exact)} px at {long_side} px long side, too narrow: "
             f"it must be at least {MIN_SIDE} px (use a larger size or a less extreme aspect ratio)"
         )
 
@@ -71,3 +71,10 @@ def fits(hw: tuple[int, int], long_side: int) -> bool:
     """Whether :func:`check_shape` lets this image through at ``long_side``."""
     h, w = hw
     return min(h, w) >= MIN_SIDE and min(h, w) * long_side / max(h, w) >= MIN_SIDE
+
+
+def long_side_shape(hw: tuple[int, int], size: int) -> tuple[int, int]:
+    """(height, width) that io.resize_long_side gives an image of shape ``hw``."""
+    h, w = hw
+    scale = size / max(h, w)
+    return max(1, round(h * scale)), max(1, round(w * scale))

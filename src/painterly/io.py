@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from PIL import Image, ImageCms, UnidentifiedImageError
 
 from .errors import ImageError, ParameterError, PixelLimitError
-from .images import WRITABLE_SUFFIXES
+from .images import WRITABLE_SUFFIXES, long_side_shape
 from .outputs import error_detail as _detail, one_line as _one_line, refuse_overwriting_inputs, write_atomically
 
 __all__ = [
@@ -419,13 +419,6 @@ def resize_long_side(t: torch.Tensor, size: int) -> torch.Tensor:
     _check_resizable(t)
     _check_positive_int(size, "size")
     return resize_to(t, long_side_shape(tuple(t.shape[-2:]), size))
-
-
-def long_side_shape(hw: tuple[int, int], size: int) -> tuple[int, int]:
-    """(height, width) that :func:`resize_long_side` gives an image of shape ``hw``."""
-    h, w = hw
-    scale = size / max(h, w)
-    return max(1, round(h * scale)), max(1, round(w * scale))
 
 
 def resize_to(t: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:

@@ -357,7 +357,8 @@ class JobManager:
                     release_free_memory()
 
     def _run(self, job: Job, device: str, backbones: dict[tuple, Any]) -> None:
-        from ..style_transfer import pyramid_sizes, stylize
+        from ..pyramid import pyramid_sizes
+        from ..style_transfer import stylize
 
         runner = self._runner or stylize
         params = job.params.replace(device=device)
