@@ -16,10 +16,8 @@ from pathlib import Path
 
 from ..images import FORMAT_CHOICES
 from ..params import StyleParams
-from .common import add_dataclass_options, dataclass_from_args, sigterm_as_interrupt
+from .common import EXIT_INTERRUPTED, EXIT_SOME_FAILED, add_dataclass_options, dataclass_from_args, sigterm_as_interrupt
 
-EXIT_SOME_FAILED = 1
-EXIT_INTERRUPTED = 130
 # Options of `fast apply` that batch shares with stylize's (--size, --strength, ...) are not repeated.
 SHARED_WITH_STYLE = ("size", "strength", "preserve_colors", "device", "tile_size")
 

@@ -9,7 +9,26 @@ import signal
 import sys
 import types
 import typing
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol
+
+# Exit codes of every command: 0 done, 1 some files of a folder or batch failed, 2 a refusal
+# (bad input, usage), 130 interrupted by Ctrl-C or SIGTERM (the work so far is kept).
+EXIT_SOME_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class ProgressEvent(Protocol):
+    """What the progress bar reads from an event: optimisation (engine.StepEvent), training
+    (fast.train.TrainEvent) and video (fast.video.VideoProgress) all provide it. Events that also
+    carry ``progress`` (fraction of the work), ``loss`` and ``terms`` show them."""
+
+    @property
+    def step(self) -> int: ...
+
+    @property
+    def total(self) -> int: ...
 
 
 class OneLineArgumentParser(argparse.ArgumentParser):
@@ -101,12 +120,12 @@ class ProgressBar:
 
     WORK_UNITS = 1000
 
-    def __init__(self, unit: str = "step"):
+    def __init__(self, unit: str = "step") -> None:
         self.unit = unit
-        self.bar = None
+        self.bar: Any = None
         self.by_work = False
 
-    def __call__(self, event) -> None:
+    def __call__(self, event: ProgressEvent) -> None:
         if self.bar is None:
             from tqdm import tqdm
 
@@ -117,7 +136,7 @@ class ProgressBar:
                     bar_format="{percentage:3.0f}%|{bar}| [{elapsed}<{remaining}{postfix}]",
                 )
             else:
-                self.bar = tqdm(total=event.total, unit=self.unit, dynamic_ncols=True, file=sys.stderr)
+                self.bar = tqdm(total=event.total or None, unit=self.unit, dynamic_ncols=True, file=sys.stderr)
         postfix = {f"{self.unit}": f"{event.step}/{event.total}"} if self.by_work else {}
         if getattr(event, "loss", None) is not None:
             postfix.update({"loss": f"{event.loss:.4g}", **{k: f"{v:.3g}" for k, v in event.terms.items()}})
@@ -164,7 +183,7 @@ class FileProgress:
 def sigterm_as_interrupt() -> Iterator[None]:
     """SIGTERM ends a run like Ctrl-C does: the engine stops and the best image so far is kept."""
 
-    def handler(signum, frame):
+    def handler(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, handler)
@@ -172,3 +191,30 @@ def sigterm_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def file_run(quiet: bool) -> Iterator[FileProgress]:
+    """:func:`progress_run` for work over the files of a folder: the bar counts files and prints
+    one warning line per skipped file."""
+    bar = FileProgress(quiet)
+    try:
+        with sigterm_as_interrupt():
+            yield bar
+    finally:
+        bar.close()
+
+
+@contextlib.contextmanager
+def progress_run(quiet: bool, unit: str = "step") -> Iterator[list[Callable[[Any], None]]]:
+    """The one way a command runs long work: the progress bar (none when ``quiet``) as the
+    callbacks to hand the library, SIGTERM treated as Ctrl-C, and the bar closed however the run
+    ends, so the command's last line is never drawn over. The command then reports an interrupted
+    run (the library returns what it has) and exits with EXIT_INTERRUPTED."""
+    bar = None if quiet else ProgressBar(unit)
+    try:
+        with sigterm_as_interrupt():
+            yield [bar] if bar else []
+    finally:
+        if bar:
+            bar.close()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..explain.defaults import DREAM, DREAM_LAYER, INVERT, RANGES, UNITS, UNITS_LAYER
 from ..params import DEFAULT_MODEL, DEVICES
-from .common import FileProgress, ProgressBar, in_range, sigterm_as_interrupt
+from .common import EXIT_INTERRUPTED, file_run, in_range, progress_run
 
 
 class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -174,16 +174,12 @@ def run_units(args: argparse.Namespace) -> int:
     # Images of the folder are scaled to --size on their long side: count them as squares.
     check_fits(forward_bytes(args.size**2, args.batch_size or 1, args.model), f"--size {args.size}")
     units = parse_units(args.units) if args.units else args.num_units
-    progress = FileProgress(args.quiet)
-    try:
-        with sigterm_as_interrupt():
-            result = top_patches(
-                args.images, _default_layer(args.layer, args.model, UNITS_LAYER), model=args.model,
-                units=units, k=args.top, size=args.size, batch_size=args.batch_size,
-                device=args.device, progress=progress, warn=progress.warn,
-            )
-    finally:
-        progress.close()
+    with file_run(args.quiet) as progress:
+        result = top_patches(
+            args.images, _default_layer(args.layer, args.model, UNITS_LAYER), model=args.model,
+            units=units, k=args.top, size=args.size, batch_size=args.batch_size,
+            device=args.device, progress=progress, warn=progress.warn,
+        )
     save_image(result.sheet(tile=args.tile), output, protect=[args.images])
     if args.metadata:
         _write_metadata(result, Path(args.metadata))
@@ -225,22 +221,16 @@ def run_invert(args: argparse.Namespace) -> int:
     check_display_size(args.cell, "--cell", 16)
     content_layers = _layer_list(args.content_layers, "--content-layers")
     style_layers = _layer_list(args.style_layers, "--style-layers")
-    progress = None if args.quiet else ProgressBar()
-    try:
-        with sigterm_as_interrupt():
-            result = invert(
-                args.image, style_image=args.style_image, model=args.model, size=args.size,
-                content_layers=content_layers, style_layers=style_layers, iterations=args.iterations,
-                optimizer=args.optimizer, tv_weight=args.tv_weight, seed=args.seed, device=args.device,
-                callbacks=[progress] if progress else [],
-            )
-    finally:
-        if progress:
-            progress.close()
+    with progress_run(args.quiet) as bar:
+        result = invert(
+            args.image, style_image=args.style_image, model=args.model, size=args.size,
+            content_layers=content_layers, style_layers=style_layers, iterations=args.iterations,
+            optimizer=args.optimizer, tv_weight=args.tv_weight, seed=args.seed, device=args.device, callbacks=bar,
+        )
     save_image(result.sheet(cell=args.cell), output, protect=inputs)
     if result.stopped == "interrupted":
         print(f"interrupted; wrote the reconstructions finished so far to {output}", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     if not args.quiet:
         print(f"wrote {output} ({len(result.content)} content and {len(result.style)} style "
               f"reconstructions, {result.elapsed:.1f} s)", file=sys.stderr)
@@ -257,22 +247,16 @@ def run_dream(args: argparse.Namespace) -> int:
     check_outputs([output], [args.image])
     _check_memory(args.image, args.size, args.model)
     layer = _default_layer(args.layer, args.model, DREAM_LAYER)
-    progress = None if args.quiet else ProgressBar()
-    try:
-        with sigterm_as_interrupt():
-            result = dream(
-                args.image, layer, unit=args.unit, model=args.model, size=args.size,
-                octaves=args.octaves, octave_scale=args.octave_scale, steps=args.steps,
-                strength=args.strength, jitter=args.jitter, seed=args.seed, device=args.device,
-                callbacks=[progress] if progress else [],
-            )
-    finally:
-        if progress:
-            progress.close()
+    with progress_run(args.quiet) as bar:
+        result = dream(
+            args.image, layer, unit=args.unit, model=args.model, size=args.size,
+            octaves=args.octaves, octave_scale=args.octave_scale, steps=args.steps,
+            strength=args.strength, jitter=args.jitter, seed=args.seed, device=args.device, callbacks=bar,
+        )
     save_image(result.image, output, protect=[args.image])
     if result.stopped == "interrupted":
         print(f"interrupted after {result.steps} steps; wrote the image so far to {output}", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     if not args.quiet:
         what = f"unit {args.unit} of {layer}" if args.unit is not None else layer
         print(f"wrote {output} ({what}: mean square activation {result.start_score:.3g} -> "

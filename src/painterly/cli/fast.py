@@ -10,14 +10,14 @@ from ..fast.settings import SMOOTHING
 from ..images import FORMAT_CHOICES
 from ..params import DEVICES, PRESERVE_COLORS
 from .common import (
-    ProgressBar,
+    EXIT_INTERRUPTED,
+    EXIT_SOME_FAILED,
     add_dataclass_options,
     dataclass_from_args,
     in_range,
+    progress_run,
     sigterm_as_interrupt,
 )
-
-EXIT_SOME_FAILED = 1
 
 
 def register(subparsers) -> None:
@@ -110,20 +110,13 @@ def run_train(args: argparse.Namespace) -> int:
     def checkpoint(_event=None) -> None:
         save_bytes(checkpoint_to_bytes(trainer.checkpoint()), checkpoint_path, protect=[args.style])
 
-    callbacks = []
-    progress = None if args.quiet else ProgressBar()
-    if progress:
-        callbacks.append(progress)
+    callbacks: list = []
     if args.preview_every > 0:
         callbacks.append(EveryNSteps(args.preview_every, lambda e: save_image(e.preview(), preview_path, protect=[args.style])))
     if args.checkpoint_every > 0:
         callbacks.append(EveryNSteps(args.checkpoint_every, checkpoint))
-    try:
-        with sigterm_as_interrupt():
-            stopped = trainer.run(callbacks)
-    finally:
-        if progress:
-            progress.close()
+    with progress_run(args.quiet) as bar:
+        stopped = trainer.run([*bar, *callbacks])
     checkpoint()
     info = {"style_file": Path(args.style).name, "photos": len(photos)}
     save_bytes(style_to_bytes(trainer.style(info)), output, protect=[args.style, *paths])
@@ -132,7 +125,7 @@ def run_train(args: argparse.Namespace) -> int:
             f"interrupted at step {trainer.step}: wrote the network so far to {output}; "
             f"continue with --resume (checkpoint {checkpoint_path})", file=sys.stderr,
         )
-        return 130
+        return EXIT_INTERRUPTED
     if not args.quiet:
         print(f"wrote {output} ({trainer.step} steps, {trainer.elapsed / 60:.1f} min)", file=sys.stderr)
     return 0
@@ -223,14 +216,10 @@ def _apply_one(paint, job, args: argparse.Namespace) -> None:
     start = time.perf_counter()
     if job.is_video:
         prepare_directory(job.target)
-        bar = None if args.quiet else ProgressBar(unit="frame")
-        try:
+        with progress_run(args.quiet, unit="frame") as bar:
             frames = stylize_video(job.source, job.target, paint, size=args.size, smoothing=args.smoothing,
-                                   on_progress=bar and (lambda p: bar(_as_step(p))),
+                                   on_progress=bar[0] if bar else None,
                                    check_shape=lambda hw: output_shape(hw, args.size, args.tile_size, str(job.source)))
-        finally:
-            if bar:
-                bar.close()
         detail = f"{frames} frames"
     else:
         shape = _painted_shape(job.source, args)
@@ -251,12 +240,6 @@ def _painted_shape(source: Path, args: argparse.Namespace) -> tuple[int, int]:
 
     w, h = image_size(source)
     return output_shape((h, w), args.size, args.tile_size, str(source))
-
-
-def _as_step(progress):
-    from types import SimpleNamespace
-
-    return SimpleNamespace(step=progress.frame, total=progress.total or None)
 
 
 # -- export, list -----------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..errors import ParameterError
 from ..images import IMAGE_SUFFIXES
-from .common import FileProgress, sigterm_as_interrupt
+from .common import EXIT_INTERRUPTED, FileProgress, file_run
 
 EXIT_SKIPPED = 1  # indexing finished, but some files could not be read
 
@@ -96,16 +96,13 @@ def run_index(args: argparse.Namespace) -> int:
     db = Path(args.db) if args.db else default_database(args.folder)
     if db.suffix.lower() in IMAGE_SUFFIXES:
         raise ParameterError(f"--db {db}: looks like an image; the index is an SQLite file (e.g. index.sqlite)")
-    progress = FileProgress(args.quiet)
     try:
-        with sigterm_as_interrupt():
+        with file_run(args.quiet) as progress:
             report = index_folder(args.folder, db, rebuild=args.rebuild, device=args.device,
                                   progress=progress, warn=progress.warn)
     except KeyboardInterrupt:
-        progress.close()
         print(f"painterly: interrupted; what was indexed is kept in {db}: run again to finish", file=sys.stderr)
-        return 130
-    progress.close()
+        return EXIT_INTERRUPTED
     if not args.quiet:
         print(f"{report.database}: {report.total - len(report.skipped)} images indexed ({len(report.added)} new, "
               f"{len(report.updated)} changed, {len(report.removed)} removed, {report.unchanged} unchanged)",

@@ -31,6 +31,11 @@ class VideoProgress:
     frame: int  # frames written so far
     total: int  # frames the container announces (0 when it does not say)
 
+    @property
+    def step(self) -> int:
+        """The frame count under the name every progress event uses (cli.common.ProgressEvent)."""
+        return self.frame
+
 
 class TemporalSmoother:
     """Reduces flicker: where a pixel of the input barely changed since the previous frame, the
