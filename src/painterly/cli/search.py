@@ -10,18 +10,18 @@ from pathlib import Path
 
 from ..errors import ParameterError
 from ..images import IMAGE_SUFFIXES
-from .common import EXIT_INTERRUPTED, FileProgress, file_run
+from .common import EXIT_INTERRUPTED, FileProgress, Subparsers, file_run
 
 EXIT_SKIPPED = 1  # indexing finished, but some files could not be read
 
 
-def register(subparsers) -> None:
+def register(subparsers: Subparsers) -> None:
     _register_index(subparsers)
     _register_search(subparsers)
     _register_map(subparsers)
 
 
-def _register_index(subparsers) -> None:
+def _register_index(subparsers: Subparsers) -> None:
     p = subparsers.add_parser(
         "index", help="index a folder of images for search by style, content or words",
         description="Compute per image a content and a style vector, ImageNet tags and a thumbnail, and "
@@ -37,7 +37,7 @@ def _register_index(subparsers) -> None:
     p.set_defaults(handler=run_index)
 
 
-def _register_search(subparsers) -> None:
+def _register_search(subparsers: Subparsers) -> None:
     p = subparsers.add_parser(
         "search", help="find indexed images like an image (style or content) or showing some words",
         description="Nearest images by cosine similarity. --words maps the words to ImageNet classes (tags, not "
@@ -59,7 +59,7 @@ def _register_search(subparsers) -> None:
     p.set_defaults(handler=run_search)
 
 
-def _register_map(subparsers) -> None:
+def _register_map(subparsers: Subparsers) -> None:
     p = subparsers.add_parser(
         "map", help="lay out an indexed collection in 2-D by style or content (t-SNE), with thumbnails",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)

@@ -10,12 +10,12 @@ import sys
 from ..errors import PainterlyError
 from ..params import DEVICES
 from ..server.settings import ServeSettings
-from .common import add_dataclass_options, dataclass_from_args, sigterm_as_interrupt
+from .common import Subparsers, add_dataclass_options, dataclass_from_args, sigterm_as_interrupt
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
 
 
-def register(subparsers) -> None:
+def register(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser(
         "serve",
         help="start the web app: upload a photo and artworks, watch the picture being painted",

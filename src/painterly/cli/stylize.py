@@ -5,12 +5,16 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..params import INITS, MAX_STEPS, StyleParams
-from .common import EXIT_INTERRUPTED, add_dataclass_options, dataclass_from_args, in_range, progress_run
+
+if TYPE_CHECKING:
+    from torch import Tensor
+from .common import EXIT_INTERRUPTED, Subparsers, add_dataclass_options, dataclass_from_args, in_range, progress_run
 
 
-def register(subparsers) -> None:
+def register(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser(
         "stylize",
         help="paint a content image in the style of one or more style images",
@@ -49,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     check_output_path(output, bit_depth=args.bit_depth, protect=inputs)
     check_outputs([output], inputs)
 
-    def save(image, path: Path) -> None:
+    def save(image: Tensor, path: Path) -> None:
         save_image(image, path, bit_depth=args.bit_depth, protect=inputs)
 
     callbacks: list[Callback] = []

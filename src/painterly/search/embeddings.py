@@ -19,6 +19,7 @@ network, four uses" builds its tools on one network's representations in the sam
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass
 
 import torch
@@ -49,7 +50,7 @@ class EmbeddingSettings:
 
     @classmethod
     def from_dict(cls, data: dict) -> EmbeddingSettings:
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ class Embedder:
         if backbone is None:
             # Channels-last convolutions took a quarter off the CPU time of a forward pass at
             # 224 px (79 -> 58 ms, same vectors to 1e-7); only on our own copy of the network.
-            backbone = create_backbone(s.model, device=device).to(memory_format=torch.channels_last)
+            backbone = create_backbone(s.model, device=device).to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch accepts it; its stubs do not list it
         self.net = backbone
         self.net.check_layers([s.content_layer, *s.style_layers, s.semantic_layer, "logits"])
         self.device = next(self.net.parameters()).device
@@ -88,7 +89,7 @@ class Embedder:
         assert isinstance(fc, torch.nn.Linear)  # present: check_layers asked for "logits"
         return fc
 
-    def load(self, path) -> Tensor:
+    def load(self, path: str | os.PathLike[str]) -> Tensor:
         """The image as the network will see it: decoded (JPEG at reduced scale) and resized."""
         image = load_image(path, at_least=self.settings.size)
         return resize_long_side(image, self.settings.size)

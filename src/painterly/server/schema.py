@@ -128,7 +128,7 @@ def describe(cls: type = StyleParams, limits: Limits = Limits()) -> list[dict[st
     for f in fields:
         kind, nullable = _kind(hints[f.name])
         default = f.default if f.default is not dataclasses.MISSING else (
-            f.default_factory() if f.default_factory is not dataclasses.MISSING else None  # type: ignore[misc]
+            f.default_factory() if f.default_factory is not dataclasses.MISSING else None
         )
         hint = dict(UI_HINTS.get(f.name, {}))
         if f.name == "style_weight" and "strength" in names:
