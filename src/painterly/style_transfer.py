@@ -7,10 +7,11 @@ frozen backbone and hands it to :func:`painterly.engine.optimize_image`.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import os
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -21,7 +22,7 @@ from . import losses, memory, tiles
 from .backbones import Backbone, create_backbone
 from .colors import match_histogram, transfer_luminance
 from .devices import resolve_device
-from .engine import Callback, OptimizeResult, RunClock, StopReason, optimize_image
+from .engine import Callback, Objective, OptimizeResult, RunClock, StepEvent, StopReason, optimize_image
 from .errors import ParameterError
 from .images import MIN_SIDE, check_shape
 from .io import load_image, long_side_shape, resize_long_side, resize_to
@@ -174,8 +175,8 @@ def _paint_level(level: Level, image: Tensor | None, inputs: _Inputs, run: _Run)
 
 def _finished(image: Tensor, final_content: Tensor, params: StyleParams) -> Tensor:
     """The last level's picture at the output size, with the photo's colours when asked."""
-    if tuple(image.shape[-2:]) != tuple(final_content.shape[-2:]):  # stopped before the last level
-        image = resize_to(image, tuple(final_content.shape[-2:]))
+    if tuple(image.shape[-2:]) != _hw(final_content):  # stopped before the last level
+        image = resize_to(image, _hw(final_content))
     if params.preserve_colors == "luminance":
         # Gatys et al. 2016, luminance-only transfer: keep the painting's brightness pattern and
         # put the photo's chroma back. (They optimise on luminance alone; recombining afterwards
@@ -198,13 +199,22 @@ def _cropping(callbacks: Iterable[Callback], margin: int) -> list[Callback]:
     if not margin:
         return callbacks
 
-    def cropped(event):
+    def cropped(event: StepEvent) -> StepEvent:
         h, w = event.size
         return dataclasses.replace(
             event, size=(h - 2 * margin, w - 2 * margin), _image=lambda: _crop_margin(event.image(), margin)
         )
 
-    return [lambda e, cb=cb: cb(cropped(e)) for cb in callbacks]
+    return [functools.partial(_call_with, cb, cropped) for cb in callbacks]
+
+
+def _call_with(callback: Callback, view: Callable[[StepEvent], StepEvent], event: StepEvent) -> bool | None:
+    """``callback`` shown ``view(event)`` (the cropped or whole picture) instead of the raw event."""
+    return callback(view(event))
+
+
+def _hw(image: Tensor) -> tuple[int, int]:
+    return image.shape[-2], image.shape[-1]
 
 
 def _style_size(params: StyleParams, size: int) -> int:
@@ -223,7 +233,9 @@ class _Targets:
     style_layers: dict[str, float]
 
 
-def _style_statistics(net, style_imgs, params: StyleParams, style_layers):
+def _style_statistics(
+    net: Backbone, style_imgs: list[Tensor], params: StyleParams, style_layers: dict[str, float]
+) -> tuple[list[dict[str, Tensor]], list[Tensor], list[Tensor]]:
     """Style targets per style; images larger than a tile are measured tile by tile.
 
     Every statistic is a mean over positions, so the position-weighted mean of the tiles'
@@ -262,20 +274,23 @@ def _smoothed(feats: dict[str, Tensor], params: StyleParams) -> dict[str, Tensor
     return {n: losses.smooth(f, params.activation_smoothing) for n, f in feats.items()}
 
 
-def _build_objective(net, content_img, targets: _Targets, params, masks=None):
+def _build_objective(
+    net: Backbone, content_img: Tensor, targets: _Targets, params: StyleParams, masks: list[Tensor] | None = None
+) -> Objective:
     content_layers, style_layers = targets.content_layers, targets.style_layers
     layers = list(dict.fromkeys([*content_layers, *style_layers]))
     with torch.no_grad():
         content_feats = net(content_img, list(content_layers))
     content_loss = losses.ContentLoss(content_feats, content_layers)
+    style_term: Callable[[dict[str, Tensor]], Tensor]
     if masks is None:
         style_targets = {n: losses.blend_grams([g[n] for g in targets.grams], targets.blend) for n in style_layers}
         style_term = losses.StyleLoss(style_targets, style_layers, params.style_statistic)
-        color_term = _color_term(targets, params, tuple(content_img.shape[-2:]))
+        color_term = _color_term(targets, params, _hw(content_img))
     else:
         style_term, color_term = _masked_terms(net, content_img, targets, params, masks)
 
-    def objective(image: Tensor):
+    def objective(image: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
         feats = net(image, layers)
         style_feats = _smoothed({n: feats[n] for n in style_layers}, params)
         terms = {
@@ -290,7 +305,7 @@ def _build_objective(net, content_img, targets: _Targets, params, masks=None):
     return objective
 
 
-def _color_term(targets: _Targets, params: StyleParams, hw: tuple[int, int]):
+def _color_term(targets: _Targets, params: StyleParams, hw: tuple[int, int]) -> Callable[[Tensor], Tensor]:
     """The palette term: the whole colour distribution (histogram) or its mean and covariance."""
     if params.color_statistic == "histogram":
         # A blend of styles matches the Wasserstein barycentre of their palettes: per direction,
@@ -305,18 +320,21 @@ def _color_term(targets: _Targets, params: StyleParams, hw: tuple[int, int]):
     return moments
 
 
-def _refine_in_tiles(net, init, content_img, targets, params, masks, callbacks, clock, steps):
+def _refine_in_tiles(
+    net: Backbone, init: Tensor, content_img: Tensor, targets: _Targets, params: StyleParams,
+    masks: list[Tensor] | None, callbacks: list[Callback], clock: RunClock, steps: int,
+) -> OptimizeResult:
     """Optimise overlapping tiles one after another, each blended into the canvas as it is done."""
     canvas = init.detach().clone()
     h, w = canvas.shape[-2:]
     overlap = tile_overlap(params)
     history: list[float] = []
-    result = None
+    result: OptimizeResult | None = None
     for box in tiles.tile_boxes(h, w, params.tile_size, overlap):
         tile_masks = None if masks is None else [tiles.crop(m, box) for m in masks]
         objective = _build_objective(net, tiles.crop(content_img, box), targets, params, tile_masks)
 
-        def whole_picture(event, box=box):
+        def whole_picture(event: StepEvent, box: tiles.Box = box) -> StepEvent:
             # Callbacks see the whole canvas with the current tile in place, not the tile alone.
             def image() -> Tensor:
                 full = canvas.clone()
@@ -325,7 +343,7 @@ def _refine_in_tiles(net, init, content_img, targets, params, masks, callbacks, 
 
             return dataclasses.replace(event, size=(h, w), _image=image)
 
-        wrapped = [lambda e, cb=cb: cb(whole_picture(e)) for cb in callbacks]
+        wrapped = [functools.partial(_call_with, cb, whole_picture) for cb in callbacks]
         result = optimize_image(
             objective, tiles.crop(canvas, box), iterations=steps, optimizer=params.optimizer,
             lr=params.learning_rate, callbacks=wrapped, clock=clock, average=params.average,
@@ -334,10 +352,13 @@ def _refine_in_tiles(net, init, content_img, targets, params, masks, callbacks, 
         history += result.history
         if result.stopped != "finished":
             break
+    assert result is not None  # a level has at least one tile
     return OptimizeResult(image=canvas, loss=result.loss, steps=len(history), stopped=result.stopped, history=history)
 
 
-def _masked_terms(net, content_img, targets: _Targets, params: StyleParams, masks):
+def _masked_terms(
+    net: Backbone, content_img: Tensor, targets: _Targets, params: StyleParams, masks: list[Tensor]
+) -> tuple[Callable[[dict[str, Tensor]], Tensor], Callable[[Tensor], Tensor]]:
     """Style and palette terms where style i only counts inside mask i, weighted by its area."""
     style_layers, statistic = targets.style_layers, params.style_statistic
     with torch.no_grad():
@@ -347,18 +368,20 @@ def _masked_terms(net, content_img, targets: _Targets, params: StyleParams, mask
     areas = [float(m.mean()) for m in masks]
     total_weight = sum(style_layers.values())
 
-    def style_term(feats) -> Tensor:
-        total = 0.0
+    def style_term(feats: dict[str, Tensor]) -> Tensor:
+        total: Tensor | float = 0.0
         for grams, masks_i, area in zip(targets.grams, at_layer, areas):
             for n, w in style_layers.items():
                 value = losses.style_statistic(feats[n], statistic, masks_i[n])
                 total = total + area * w / total_weight * losses.style_distance(value, grams[n], statistic)
+        assert isinstance(total, Tensor)  # one term per style at least
         return total
 
     def color_term(image: Tensor) -> Tensor:
-        total = 0.0
+        total: Tensor | float = 0.0
         for target, mask, area in zip(targets.colors, masks, areas):
             total = total + area * losses.relative_squared_error(losses.color_gram(image, mask), target)
+        assert isinstance(total, Tensor)  # one term per style at least
         return total
 
     return style_term, color_term
@@ -374,7 +397,7 @@ def _initial_image(params: StyleParams, content: Tensor, init_src: Tensor | None
     if params.init == "mixed":
         return 0.5 * content + 0.5 * noise
     assert init_src is not None  # _init_source loaded it before the first level
-    return resize_to(init_src, tuple(content.shape[-2:])).to(content.device)
+    return resize_to(init_src, _hw(content)).to(content.device)
 
 
 def _init_source(params: StyleParams, content: Tensor) -> Tensor | None:
@@ -397,13 +420,13 @@ def _check_aspect(image: Tensor, content: Tensor, what: str) -> None:
 
 def _check_memory(content: Tensor, styles: list[Tensor], params: StyleParams) -> None:
     """Refuse, before any full-size tensor exists, a run that cannot fit in this machine's RAM."""
-    h, w = long_side_shape(tuple(content.shape[-2:]), params.size)
+    h, w = long_side_shape(_hw(content), params.size)
     work_h, work_w = long_side_shape((h, w), min(params.size, params.tile_size))
     # A tile is refined with a margin on each side: count it at 1.5x its area.
     work = int(work_h * work_w * (1.5 if params.size > params.tile_size else 1.0))
     style_side = _style_size(params, params.size)
     style_pixels = sum(
-        math.prod(long_side_shape(tuple(s.shape[-2:]), style_side)) for s in styles
+        math.prod(long_side_shape(_hw(s), style_side)) for s in styles
     )
     needed = memory.stylize_bytes(h * w, work, style_pixels, params.model)
     what = f"size {params.size}" + (f" with style_scale {params.style_scale:g}" if params.style_scale > 1 else "")
