@@ -77,7 +77,7 @@ class _Source:
     data: bytes | None = None
 
     def open(self) -> BinaryIO:
-        return open(self.path, "rb") if self.path is not None else io.BytesIO(self.data)
+        return open(self.path, "rb") if self.path is not None else io.BytesIO(self.data or b"")
 
 
 def read_image(path: PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
@@ -260,7 +260,7 @@ def _read_high_precision(img: Image.Image, src: _Source) -> np.ndarray | None:
     if img.format == "PNG" and _png_bit_depth(src) == 16:
         if img.mode == "I;16" and not img.has_transparency_data:
             return None  # Pillow keeps plain 16-bit greyscale, and faster than pypng
-        reader = _read_png16
+        reader: Callable[[BinaryIO], np.ndarray | None] = _read_png16
     elif img.format == "TIFF" and img.mode in ("RGB", "RGBA") and _tiff_bits(img) == {16}:
         reader = _read_tiff16
     else:
@@ -273,7 +273,7 @@ def _read_high_precision(img: Image.Image, src: _Source) -> np.ndarray | None:
 
 
 def _tiff_bits(img: Image.Image) -> set[int]:
-    return set(img.tag_v2.get(258, ()))  # BitsPerSample, one per channel
+    return set(img.tag_v2.get(258, ()))  # type: ignore[attr-defined]  # BitsPerSample, one per channel (TIFF only)
 
 
 def _png_bit_depth(src: _Source) -> int | None:
@@ -285,8 +285,8 @@ def _png_bit_depth(src: _Source) -> int | None:
 def _read_png16(fp: BinaryIO) -> np.ndarray:
     width, height, rows, info = png.Reader(file=fp).asDirect()  # applies tRNS as alpha
     planes = info["planes"]
-    arr = np.vstack([np.asarray(row, dtype=np.uint16) for row in rows])
-    arr = arr.reshape(height, width, planes).astype(np.float32) / 65535
+    raw = np.vstack([np.asarray(row, dtype=np.uint16) for row in rows])
+    arr = raw.reshape(height, width, planes).astype(np.float32) / 65535
     if info["alpha"]:  # PNG alpha is straight, never premultiplied
         arr = _over_white(arr[..., :-1], arr[..., -1:], premultiplied=False)
     return _to_three_channels(arr)
@@ -366,7 +366,9 @@ def _foreign_profile(img: Image.Image) -> ImageCms.ImageCmsProfile | None:
 
 def _convert_to_srgb(img: Image.Image, profile: ImageCms.ImageCmsProfile) -> Image.Image:
     try:
-        return ImageCms.profileToProfile(img, profile, _srgb_profile(), outputMode="RGB")
+        converted = ImageCms.profileToProfile(img, profile, _srgb_profile(), outputMode="RGB")
+        assert converted is not None  # None only when converting in place, which this does not ask for
+        return converted
     except ImageCms.PyCMSError:
         return img  # profile does not fit the pixels (e.g. a CMYK profile on RGB): ignore it
 
@@ -418,7 +420,7 @@ def resize_long_side(t: torch.Tensor, size: int) -> torch.Tensor:
     """Resize so the longer side is ``size`` px, keeping the aspect ratio (each side >= 1 px)."""
     _check_resizable(t)
     _check_positive_int(size, "size")
-    return resize_to(t, long_side_shape(tuple(t.shape[-2:]), size))
+    return resize_to(t, long_side_shape((t.shape[-2], t.shape[-1]), size))
 
 
 def resize_to(t: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
