@@ -161,6 +161,7 @@ def test_killed_runs_leave_temporaries_the_next_run_removes(tmp_path, capsys, st
     assert writer.stdout.readline().strip() == "writing"
     writer.send_signal(signal.SIGKILL)
     writer.wait()
+    writer.stdout.close()
     dead = [p.name for p in out.iterdir() if p.name.endswith(".tmp")]
     assert len(dead) == 1 and dead[0].startswith(f".a.png.{writer.pid}.")
     (out / f".clip.partial.{writer.pid}.mp4").write_bytes(b"half a video")  # what a killed video run leaves
