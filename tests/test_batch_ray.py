@@ -69,6 +69,7 @@ def ray_head():
         except subprocess.TimeoutExpired:
             os.killpg(head.pid, signal.SIGKILL)
             head.wait()
+        head.stderr.close()
         shutil.rmtree(temp, ignore_errors=True)
 
 
