@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ..fast.settings import SMOOTHING
 from ..images import FORMAT_CHOICES
 from ..params import DEVICES, PRESERVE_COLORS
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
+    from ..fast.folders import Job
 from .common import (
     EXIT_INTERRUPTED,
     EXIT_SOME_FAILED,
@@ -34,7 +41,7 @@ def register(subparsers: Subparsers) -> None:
     parser.set_defaults(handler=lambda args: _usage(parser))
 
 
-def _ranged(kind: type, dest: str, also: tuple = ()):
+def _ranged(kind: type, dest: str, also: tuple = ()) -> Callable[[str], Any]:
     from ..fast.settings import APPLY_RANGES
 
     return in_range(kind, "--" + dest.replace("_", "-"), APPLY_RANGES[dest], also=also)
@@ -99,7 +106,7 @@ def run_train(args: argparse.Namespace) -> int:
     # The network, its checkpoint and its preview must not replace the artwork or a photo.
     check_outputs([output, checkpoint_path, preview_path], [args.style, *paths])
     style_image = load_image(args.style)
-    photos, skipped = load_photos(paths)
+    photos, skipped = load_photos([str(p) for p in paths])
     for _path, reason in skipped:
         print(f"painterly: warning: skipping {reason}", file=sys.stderr)
     trainer = Trainer(style_image, photos, settings, style_name=args.name or output.stem)
@@ -108,12 +115,12 @@ def run_train(args: argparse.Namespace) -> int:
             raise ParameterError(f"resume: no checkpoint {checkpoint_path} to resume from")
         trainer.resume(read_checkpoint(checkpoint_path))
 
-    def checkpoint(_event=None) -> None:
+    def checkpoint(_event: object = None) -> None:
         save_bytes(checkpoint_to_bytes(trainer.checkpoint()), checkpoint_path, protect=[args.style])
 
     callbacks: list = []
     if args.preview_every > 0:
-        callbacks.append(EveryNSteps(args.preview_every, lambda e: save_image(e.preview(), preview_path, protect=[args.style])))
+        callbacks.append(EveryNSteps(args.preview_every, lambda e: save_image(e.preview(), preview_path, protect=[args.style])))  # type: ignore[attr-defined]  # a TrainEvent
     if args.checkpoint_every > 0:
         callbacks.append(EveryNSteps(args.checkpoint_every, checkpoint))
     with progress_run(args.quiet) as bar:
@@ -206,7 +213,7 @@ def run_apply(args: argparse.Namespace) -> int:
     return EXIT_SOME_FAILED if counts["failed"] else 0
 
 
-def _apply_one(paint, job, args: argparse.Namespace) -> None:
+def _apply_one(paint: Callable[[Tensor], Tensor], job: Job, args: argparse.Namespace) -> None:
     import time
 
     from ..fast.apply import output_shape

@@ -1,5 +1,7 @@
 """Defaults of the explain tools, in one light module (no torch) that the CLI can read for --help."""
 
+from dataclasses import dataclass
+
 from ..images import MIN_SIDE
 from ..params import MAX_SEED, MAX_SIZE, MAX_STEPS, MAX_WEIGHT
 
@@ -17,12 +19,41 @@ INVERT_LAYERS: dict[str, tuple[list[str], list[str]]] = {
        for vgg in ("vgg19", "vgg16")},
 }
 
-UNITS = {"size": 256, "units": 16, "k": 9, "tile": 80}
+@dataclass(frozen=True)
+class _Units:
+    size: int = 256
+    units: int = 16
+    k: int = 9
+    tile: int = 80
+
+
+@dataclass(frozen=True)
+class _Invert:
+    size: int = 256
+    iterations: int = 150
+    optimizer: str = "lbfgs"
+    tv_weight: float = 1.0
+    seed: int = 0
+    cell: int = 256
+
+
+@dataclass(frozen=True)
+class _Dream:
+    size: int = 512
+    octaves: int = 4
+    octave_scale: float = 1.4
+    steps: int = 20
+    strength: float = 1.0
+    jitter: int = 16
+    seed: int = 0
+
+
+UNITS = _Units()
 # tv_weight: a smoothness prior on the content reconstructions. The paper has none, but
 # EfficientNet's stride-2 depthwise layers barely see pixel-level noise, so without it the deep
 # reconstructions keep much of the starting noise (see docs/explain.md).
-INVERT = {"size": 256, "iterations": 150, "optimizer": "lbfgs", "tv_weight": 1.0, "seed": 0, "cell": 256}
-DREAM = {"size": 512, "octaves": 4, "octave_scale": 1.4, "steps": 20, "strength": 1.0, "jitter": 16, "seed": 0}
+INVERT = _Invert()
+DREAM = _Dream()
 
 # (minimum, maximum) of every numeric option of the explain tools, checked by the CLI before any
 # work (the same role as the field ranges of StyleParams). Keys are the option's dest names.

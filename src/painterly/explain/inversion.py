@@ -57,7 +57,7 @@ class InversionResult:
     stopped: StopReason = "finished"
     elapsed: float = 0.0
 
-    def sheet(self, cell: int = INVERT["cell"]) -> Tensor:
+    def sheet(self, cell: int = INVERT.cell) -> Tensor:
         """Contact sheet: top row content of each layer, bottom row style of growing layer sets."""
         from .sheet import inversion_sheet
 
@@ -69,13 +69,13 @@ def invert(
     *,
     style_image: ImageLike | None = None,
     model: str | Backbone = DEFAULT_MODEL,
-    size: int = INVERT["size"],
+    size: int = INVERT.size,
     content_layers: Sequence[str] | None = None,
     style_layers: Sequence[str] | None = None,
-    iterations: int = INVERT["iterations"],
-    optimizer: str = INVERT["optimizer"],
-    tv_weight: float = INVERT["tv_weight"],
-    seed: int = INVERT["seed"],
+    iterations: int = INVERT.iterations,
+    optimizer: str = INVERT.optimizer,
+    tv_weight: float = INVERT.tv_weight,
+    seed: int = INVERT.seed,
     device: str | torch.device = "auto",
     callbacks: Iterable[Callback] = (),
 ) -> InversionResult:

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import os
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 import torch
 from torch import Tensor, nn
@@ -67,7 +68,7 @@ class UnitPatches:
     images_seen: int
     skipped: list[str] = field(default_factory=list)  # one line per file that was left out
 
-    def sheet(self, tile: int = UNITS["tile"], columns: int | None = None) -> Tensor:
+    def sheet(self, tile: int = UNITS.tile, columns: int | None = None) -> Tensor:
         """The labelled grid of 3x3 tiles, one per unit, as a (1, 3, H, W) image."""
         from .sheet import unit_sheet
 
@@ -90,9 +91,9 @@ def top_patches(
     layer: str,
     *,
     model: str | Backbone = DEFAULT_MODEL,
-    units: int | Sequence[int] = UNITS["units"],
-    k: int = UNITS["k"],
-    size: int = UNITS["size"],
+    units: int | Sequence[int] = UNITS.units,
+    k: int = UNITS.k,
+    size: int = UNITS.size,
     batch_size: int | None = None,
     device: str | torch.device = "auto",
     progress: Callable[[int, int], None] | None = None,
@@ -113,7 +114,7 @@ def top_patches(
         raise ParameterError(f"k (patches per unit): must be at least 1, got {k}")
     if batch_size is not None and batch_size < 1:
         raise ParameterError(f"batch_size: must be at least 1, got {batch_size}")
-    sources: list[Source] = list_images(images) if isinstance(images, (str, os.PathLike)) else list(images)
+    sources: list[Source] = [*list_images(images)] if isinstance(images, (str, os.PathLike)) else list(images)
     if not sources:
         raise ParameterError("images: the list of images is empty")
     net = get_backbone(model, device, [layer])
@@ -192,7 +193,7 @@ def _check_units(units: int | Sequence[int], info: LayerInfo) -> int | list[int]
         if units < 1:
             raise ParameterError(f"units: need at least 1, got {units}")
         return min(units, info.channels)
-    chosen = list(dict.fromkeys(units))  # drop repeats, keep order
+    chosen = list(dict.fromkeys(cast(Sequence[int], units)))  # drop repeats, keep order
     if not chosen:
         raise ParameterError("units: give at least one unit number")
     bad = [u for u in chosen if not isinstance(u, int) or not 0 <= u < info.channels]
@@ -213,7 +214,10 @@ def _load(source: Source, index: int, size: int, stride: int) -> Tensor:
     return prepared(as_image(source, what), size, max(stride, 1), what)
 
 
-def _batches(sources, size, stride, batch_size, skipped, warn, progress):
+def _batches(
+    sources: Sequence[Source], size: int, stride: int, batch_size: int, skipped: list[str],
+    warn: Callable[[str], None] | None, progress: Callable[[int, int], None] | None,
+) -> Iterator[tuple[int, Tensor]]:
     """Yield (index of first image, (B,3,H,W) batch): consecutive readable images of equal size."""
     pending: list[Tensor] = []
     first = 0
@@ -242,7 +246,10 @@ def _batches(sources, size, stride, batch_size, skipped, warn, progress):
         yield first, torch.cat(pending)
 
 
-def _crop_patches(top, units, sources, size, info, warn, skipped) -> dict[int, list[Patch]]:
+def _crop_patches(
+    top: TopK, units: list[int], sources: Sequence[Source], size: int, info: LayerInfo,
+    warn: Callable[[str], None] | None, skipped: list[str],
+) -> dict[int, list[Patch]]:
     """Second pass: read each image that holds a kept patch once, and cut all its patches."""
     wanted: dict[int, list[tuple[int, int, float, int, int]]] = {}
     for unit in units:

@@ -26,11 +26,16 @@ from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..allocator import release_free_memory
 from ..errors import PainterlyError
 from .settings import DEFAULTS
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
+    from ..engine import StepEvent
 
 log = logging.getLogger("painterly.server")
 
@@ -73,7 +78,7 @@ class Job:
     level: int = 0
     levels: int = 1
     loss: float | None = None
-    terms: dict[str, float] = field(default_factory=dict)
+    terms: dict[str, float | None] = field(default_factory=dict)  # None: not finite (JSON null)
     elapsed: float = 0.0
     eta: float | None = None
     size: tuple[int, int] | None = None
@@ -366,7 +371,7 @@ class JobManager:
         interval = self.settings.preview_interval
         last_preview = [-math.inf]
 
-        def on_step(event) -> bool:
+        def on_step(event: StepEvent) -> bool:
             estimate = eta.update(event.step, event.total, event.elapsed, event.size, event.level, event.levels)
             now = time.monotonic()
             preview = None
@@ -377,7 +382,7 @@ class JobManager:
             with self._lock:
                 job.step, job.total, job.level, job.levels = event.step, event.total, event.level, event.levels
                 job.loss, job.terms, job.elapsed, job.eta = _finite(event.loss), terms, event.elapsed, estimate
-                job.size = tuple(event.size)
+                job.size = (event.size[0], event.size[1])
                 job.history.append(event.loss)
                 data = {
                     "step": event.step, "total": event.total, "loss": job.loss, "terms": terms,
@@ -505,7 +510,7 @@ def _file_size(p: Path | None) -> int:
         return 0
 
 
-def _jpeg(image, quality: int) -> bytes:
+def _jpeg(image: Tensor, quality: int) -> bytes:
     from ..io import to_pil
 
     buf = io.BytesIO()
@@ -513,7 +518,7 @@ def _jpeg(image, quality: int) -> bytes:
     return buf.getvalue()
 
 
-def _save(image, path: Path) -> None:
+def _save(image: Tensor, path: Path) -> None:
     from ..io import save_image
 
     save_image(image, path)
