@@ -11,12 +11,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 from PIL import Image
-from torch import nn
 
 from painterly.backbones import create_backbone, get_spec, list_backbones
 from painterly.backbones.vgg import IMAGENET_MEAN, IMAGENET_STD, VGG
 from painterly.errors import ModelError, ParameterError
+
 from geometry import linearised
+from imagegen import opened
 
 CAT = Path(__file__).parent / "data" / "cat.jpg"
 CAT_CLASSES = range(281, 286)  # tabby, tiger cat, Persian, Siamese, Egyptian cat
@@ -44,7 +45,7 @@ def random_backbone(name, **kwargs):
 
 
 def cat_224():
-    image = Image.open(CAT).convert("RGB")
+    image = opened(CAT).convert("RGB")
     scale = 224 / min(image.size)
     image = image.resize((round(image.width * scale), round(image.height * scale)), Image.BICUBIC)
     left, top = (image.width - 224) // 2, (image.height - 224) // 2

