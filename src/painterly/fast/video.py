@@ -9,6 +9,7 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -17,6 +18,7 @@ from torch import Tensor
 from ..errors import ImageError, ParameterError
 from ..io import long_side_shape, resize_to
 from ..outputs import partial_path
+from .settings import SMOOTHING
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v")
 
@@ -29,6 +31,11 @@ def is_video(path: str | os.PathLike) -> bool:
 class VideoProgress:
     frame: int  # frames written so far
     total: int  # frames the container announces (0 when it does not say)
+
+    @property
+    def step(self) -> int:
+        """The frame count under the name every progress event uses (cli.common.ProgressEvent)."""
+        return self.frame
 
 
 class TemporalSmoother:
@@ -62,7 +69,7 @@ def stylize_video(
     paint: Callable[[Tensor], Tensor],
     *,
     size: int = 0,
-    smoothing: float = 0.0,
+    smoothing: float = SMOOTHING,
     on_progress: Callable[[VideoProgress], None] | None = None,
     check_shape: Callable[[tuple[int, int]], tuple[int, int]] | None = None,
 ) -> int:
@@ -123,7 +130,7 @@ def stylize_video(
     return written
 
 
-def _open_output(partial: Path, target: Path):
+def _open_output(partial: Path, target: Path) -> Any:  # an av.container.OutputContainer
     """The container being written; a failure here is the output's fault, and says so."""
     import av
 
@@ -133,7 +140,7 @@ def _open_output(partial: Path, target: Path):
         raise ImageError(f"{target}: cannot write the video there ({_first_line(err)})") from None
 
 
-def _paint_frame(frame, paint: Callable[[Tensor], Tensor], smoother: TemporalSmoother, shape: tuple[int, int]) -> np.ndarray:
+def _paint_frame(frame: Any, paint: Callable[[Tensor], Tensor], smoother: TemporalSmoother, shape: tuple[int, int]) -> np.ndarray:
     """Decoded frame -> painted (H, W, 3) uint8 pixels of the given shape."""
     rgb = frame.to_ndarray(format="rgb24")
     image = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float() / 255.0
@@ -143,7 +150,7 @@ def _paint_frame(frame, paint: Callable[[Tensor], Tensor], smoother: TemporalSmo
     return (painted[0].permute(1, 2, 0).clamp(0, 1) * 255 + 0.5).to(torch.uint8).numpy()
 
 
-def _to_frame(pixels: np.ndarray, source_frame, stream):
+def _to_frame(pixels: np.ndarray, source_frame: Any, stream: Any) -> Any:  # PyAV frames and streams
     import av
 
     out = av.VideoFrame.from_ndarray(np.ascontiguousarray(pixels[: stream.height, : stream.width]), format="rgb24")
