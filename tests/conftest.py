@@ -41,7 +41,9 @@ def style_file(tmp_path) -> Path:
 # ---- test tiers: `pytest -m "not slow"` is the quick loop; .ci/run runs everything -----------
 # Whole modules that start servers, browsers or clusters, and single tests that paint, train or
 # run the CLI end to end (each took seconds in a full run; `pytest --durations=60` finds new ones).
-SLOW_MODULES = {"test_server_load", "test_batch_ray", "test_server_browser", "test_library_browser", "test_capsnet_train"}
+SLOW_MODULES = {
+    "test_server_load", "test_batch_ray", "test_server_browser", "test_server_page", "test_library_browser", "test_capsnet_train",
+}
 SLOW_TESTS = {
     # test_style_transfer
     "test_coarse_levels_of_a_very_wide_picture_get_a_margin_they_can_reflect", "test_iterate_averaging_is_used_on_every_level",
