@@ -110,3 +110,48 @@ def test_multimnist_pairs_are_two_different_digits_on_36x36():
     assert bool((a != b).all())
     assert bool((first <= batch.images + 1e-6).all()) and bool((second <= batch.images + 1e-6).all())
     assert torch.equal(first.sum(dim=(1, 2, 3)), torch.full((10,), 20.0))  # a whole bar, never cut off by a shift
+
+
+def test_routing_starts_afresh_for_every_example():
+    # The logits b_ij belong to one example and one forward pass: an image's capsules are the same
+    # alone, in any batch, and on a second call (a logit carried over, or shared across the batch, breaks this).
+    torch.manual_seed(0)
+    model = CapsNet(Architecture(conv1_channels=16, primary_types=4)).eval()
+    images = torch.rand(4, 1, 28, 28)
+    with torch.no_grad():
+        together = model(images).capsules
+        alone = torch.cat([model(images[i : i + 1]).capsules for i in range(4)])
+        reversed_batch = model(images.flip(0)).capsules.flip(0)
+        again = model(images).capsules
+    assert torch.allclose(together, alone, atol=1e-6)
+    assert torch.allclose(together, reversed_batch, atol=1e-6)
+    assert torch.equal(together, again)
+    u_hat = torch.randn(2, 3, 5, 4)
+    v_both, _ = route(u_hat, 3)
+    v_first, _ = route(u_hat[:1], 3)
+    assert torch.allclose(v_both[:1], v_first, atol=1e-6)
+
+
+def test_training_loss_is_margin_plus_0_0005_sum_of_squares_of_the_true_class_decode():
+    from capsnet.settings import TrainSettings
+    from capsnet.tasks import Batch
+    from capsnet.train import batch_loss
+
+    torch.manual_seed(0)
+    model = CapsNet(Architecture(conv1_channels=16, primary_types=4)).eval()
+    images = torch.rand(3, 1, 28, 28)
+    with torch.no_grad():
+        predicted = model(images).scores.argmax(1)
+    labels = (predicted + 1) % 10  # never the predicted class: the decoder must be given the true one
+    batch = Batch(images, torch.nn.functional.one_hot(labels, 10).float(), labels, [(labels, images)])
+    with torch.no_grad():
+        out = model(images)
+        margin = margin_loss(out.scores, batch.targets)
+        true_sq = (model.decode(out.capsules, labels) - images).pow(2).sum((1, 2, 3)).mean()
+        predicted_sq = (model.decode(out.capsules, predicted) - images).pow(2).sum((1, 2, 3)).mean()
+        loss = batch_loss(model, batch, TrainSettings())
+    assert not torch.isclose(true_sq, predicted_sq)
+    # 0.0005 × the sum over 784 pixels is 0.392 × their mean, the same weight written two ways.
+    assert loss.item() == pytest.approx((margin + 0.0005 * true_sq).item(), rel=1e-5)
+    assert loss.item() == pytest.approx((margin + 0.392 * true_sq / 784).item(), rel=1e-5)
+    assert batch_loss(model, batch, TrainSettings(reconstruction_weight=0)).item() == pytest.approx(margin.item(), rel=1e-6)
