@@ -140,7 +140,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def _register_apply(commands) -> None:
-    from ..fast.apply import RUNTIMES
+    from ..fast.settings import RUNTIMES
 
     parser = commands.add_parser(
         "apply", help="paint photos, folders or videos with a trained style",
@@ -161,21 +161,21 @@ def _register_apply(commands) -> None:
     parser.add_argument("--format", default=None, choices=(".png", ".jpg", ".webp", ".tif"), help="suffix of images written into a folder (default: keep the input's)")
     parser.add_argument("--overwrite", action="store_true", help="redo files whose output already exists")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress or summary")
-    parser.set_defaults(handler=run_apply)
+    parser.set_defaults(handler=run_apply, needs_torch=False)
 
 
 def run_apply(args: argparse.Namespace) -> int:
+    # Imports nothing that imports torch until a job needs it: on a CPU the images are painted
+    # by ONNX Runtime from a cached graph, and importing torch would take longer than painting.
     from ..errors import PainterlyError, ParameterError
-    from ..fast.apply import FastStylizer
-    from ..fast.folders import plan_jobs
-    from ..fast.library import find_style
-    from ..fast.video import VIDEO_SUFFIXES, TemporalSmoother, is_video
+    from ..fast.folders import VIDEO_SUFFIXES, is_video, plan_jobs
     from ..outputs import check_outputs
 
     if args.size and args.size < 32:
         raise ParameterError(f"size: {args.size} is below the minimum 32")
-    TemporalSmoother(args.smoothing)  # checks the value before any file is touched
-    style = find_style(args.model)
+    if not 0.0 <= args.smoothing <= 0.9:  # checked before any file is touched (as TemporalSmoother does)
+        raise ParameterError(f"smoothing: {args.smoothing} is not in [0, 0.9]")
+    paint = _Painters(args)
     jobs = plan_jobs(args.inputs, args.output, args.format)
     single = len(jobs) == 1 and Path(args.inputs[0]).is_file()
     for job in jobs:
@@ -186,10 +186,7 @@ def run_apply(args: argparse.Namespace) -> int:
     check_outputs([job.target for job in jobs if not job.done or args.overwrite or single], [*model_file, *args.inputs])
     if single and not jobs[0].is_video:
         _painted_shape(jobs[0].source, args)  # a thin strip or a huge size: refused before the model loads
-    paint = FastStylizer(
-        style, runtime=args.runtime, device=args.device, strength=args.strength,
-        preserve_colors=args.preserve_colors, tile_size=args.tile_size,
-    )
+    paint.load()
     counts = {"written": 0, "skipped": 0, "failed": 0}
     for job in jobs:
         if job.done and not args.overwrite and not single:
@@ -209,20 +206,91 @@ def run_apply(args: argparse.Namespace) -> int:
     return EXIT_SOME_FAILED if counts["failed"] else 0
 
 
-def _apply_one(paint, job, args: argparse.Namespace) -> None:
+class _Painters:
+    """The style, as ONNX Runtime without torch (images on a CPU) and as FastStylizer (videos,
+    tiles, colour preservation, a GPU), each loaded when first needed."""
+
+    def __init__(self, args: argparse.Namespace):
+        import importlib.util
+
+        from ..fast.library import style_file
+
+        self.args = args
+        self.file = style_file(args.model)  # an unknown name is refused here, before any work
+        self.torch_free = (
+            args.runtime in ("auto", "onnx") and args.device in ("auto", "cpu") and args.preserve_colors == "none"
+            and importlib.util.find_spec("onnxruntime") is not None
+        )
+        self._onnx = self._torch = None
+
+    def load(self) -> None:
+        """Read and check the style file now, before the first job."""
+        if self.torch_free:
+            self.onnx()
+        else:
+            self.torch()
+
+    def onnx(self):
+        if self._onnx is None:
+            from ..fast.onnx_apply import OnnxPainter, onnx_model
+
+            import os
+
+            threads = os.environ.get("OMP_NUM_THREADS", "")  # as startup.configure_threads planned them
+            self._onnx = OnnxPainter(onnx_model(self.file, _onnx_cache_dir()), strength=self.args.strength,
+                                     threads=int(threads) if threads.isdigit() else 0)
+        return self._onnx
+
+    def torch(self):
+        if self._torch is None:
+            from ..fast.apply import FastStylizer
+            from .startup import load_torch
+
+            load_torch()  # with the thread count startup planned
+            from ..fast.model_file import load_style
+
+            a = self.args
+            self._torch = FastStylizer(
+                load_style(self.file), runtime=a.runtime, device=a.device, strength=a.strength,
+                preserve_colors=a.preserve_colors, tile_size=a.tile_size,
+            )
+        return self._torch
+
+
+def _onnx_cache_dir() -> Path | None:
+    """Where exported ONNX graphs are kept: $PAINTERLY_CACHE (empty: no cache), else the user's
+    cache folder ($XDG_CACHE_HOME or ~/.cache) /painterly/fast."""
+    import os
+
+    if "PAINTERLY_CACHE" in os.environ:
+        value = os.environ["PAINTERLY_CACHE"]
+        return Path(value) / "fast" if value else None
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "painterly" / "fast"
+
+
+def _apply_one(paint: _Painters, job, args: argparse.Namespace) -> None:
     import time
 
-    from ..fast.apply import output_shape
-    from ..fast.video import stylize_video
-    from ..io import load_image, resize_to, save_image
     from ..outputs import prepare_directory
 
     start = time.perf_counter()
-    if job.is_video:
+    shape = None if job.is_video else _painted_shape(job.source, args)
+    if shape is not None and paint.torch_free and max(shape) <= args.tile_size:
+        from ..fast.onnx_apply import resize_array
+        from ..io import load_array, save_array
+
+        image = resize_array(load_array(job.source), shape)
+        save_array(paint.onnx()(image), job.target, protect=[job.source])
+        detail = f"{shape[1]}x{shape[0]} px"
+    elif job.is_video:
+        from ..fast.padding import output_shape
+        from ..fast.video import stylize_video
+
         prepare_directory(job.target)
         bar = None if args.quiet else ProgressBar(unit="frame")
         try:
-            frames = stylize_video(job.source, job.target, paint, size=args.size, smoothing=args.smoothing,
+            frames = stylize_video(job.source, job.target, paint.torch(), size=args.size, smoothing=args.smoothing,
                                    on_progress=bar and (lambda p: bar(_as_step(p))),
                                    check_shape=lambda hw: output_shape(hw, args.size, args.tile_size, str(job.source)))
         finally:
@@ -230,11 +298,12 @@ def _apply_one(paint, job, args: argparse.Namespace) -> None:
                 bar.close()
         detail = f"{frames} frames"
     else:
-        shape = _painted_shape(job.source, args)
+        from ..io import load_image, resize_to, save_image
+
         image = load_image(job.source)
         if tuple(image.shape[-2:]) != shape:
             image = resize_to(image, shape)
-        save_image(paint(image), job.target, protect=[job.source])
+        save_image(paint.torch()(image), job.target, protect=[job.source])
         h, w = image.shape[-2:]
         detail = f"{w}x{h} px"
     if not args.quiet:
@@ -243,7 +312,7 @@ def _apply_one(paint, job, args: argparse.Namespace) -> None:
 
 def _painted_shape(source: Path, args: argparse.Namespace) -> tuple[int, int]:
     """The (height, width) an image will be painted at, checked from its header alone."""
-    from ..fast.apply import output_shape
+    from ..fast.padding import output_shape
     from ..io import image_size
 
     w, h = image_size(source)

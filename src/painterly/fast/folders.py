@@ -9,11 +9,15 @@ from pathlib import Path
 
 from ..errors import ParameterError
 from ..outputs import file_identity
-from .video import VIDEO_SUFFIXES, is_video
 
+VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif")
 # Inputs painterly can read but not write (GIF, BMP) are written as PNG unless --format says otherwise.
 WRITABLE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff")
+
+
+def is_video(path: str | os.PathLike) -> bool:
+    return Path(path).suffix.lower() in VIDEO_SUFFIXES
 
 
 @dataclass(frozen=True)

@@ -28,14 +28,14 @@ APPLY_RANGES = {"strength": (0.0, 1.0), "size": (32, MAX_SIZE), "tile_size": (12
 
 @dataclass
 class TrainSettings:
-    steps: int = option(1200, "training steps (each one batch of random crops)", minimum=1, maximum=10 * MAX_STEPS)
+    steps: int = option(700, "training steps (each one batch of random crops)", minimum=1, maximum=10 * MAX_STEPS)
     batch_size: int = option(4, "photo crops per step", minimum=1, maximum=256)
     crop_size: int = option(256, "side of the square random crops, in pixels", minimum=64, maximum=4096)
     early_crop_size: int = option(
         128, "side of the crops of the first --early-fraction of the steps: 4x cheaper than 256 px, and "
         "the network learns the palette and the strokes as well from them", minimum=64, maximum=4096,
     )
-    early_fraction: float = option(0.85, "fraction of the steps trained on --early-crop-size crops", minimum=0.0, maximum=1.0)
+    early_fraction: float = option(0.92, "fraction of the steps trained on --early-crop-size crops", minimum=0.0, maximum=1.0)
     photo_size: int = option(
         512, "photos are scaled to this long side before cropping; with --style-size it sets how "
         "large the brush strokes come out relative to a photo", minimum=64, maximum=MAX_SIZE,
