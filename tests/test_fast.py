@@ -218,6 +218,70 @@ def test_onnx_runtime_gives_the_same_picture_as_torch(style_file):
     assert FastStylizer(style, device="cpu").runtime == "onnx"  # auto: the faster one on a CPU
 
 
+@pytest.mark.parametrize("h, w", [(37, 53), (64, 64), (9, 300)])
+def test_torch_free_padding_is_the_networks_padding(h, w):
+    from painterly.fast.onnx_apply import pad_array
+
+    image = torch.rand(1, 3, h, w)
+    ours = pad_array(image[0].permute(1, 2, 0).numpy())
+    assert np.array_equal(ours, pad(image)[0].permute(1, 2, 0).numpy())
+
+
+def test_apply_command_paints_without_importing_torch_once_the_graph_is_cached(tmp_path, style_file):
+    """The first run exports the ONNX graph (and imports torch); later runs of the same style file
+    import neither torch nor anything that does, and paint the same picture as PyTorch does."""
+    import subprocess
+    import sys
+
+    from painterly.io import save_image
+
+    image = tmp_path / "photo.png"
+    save_image(_ramp(60, 90), image)
+    probe = (
+        "import sys; from painterly.cli import main; code = main(sys.argv[1:]); "
+        "print('torch' in sys.modules); sys.exit(code)"
+    )
+    env = {**os.environ, "PAINTERLY_CACHE": str(tmp_path / "cache"), "PAINTERLY_THREADS": "1"}
+    imported = []
+    for run_number in range(2):
+        out = tmp_path / f"painted{run_number}.png"
+        done = subprocess.run([sys.executable, "-c", probe, "fast", "apply", str(style_file), str(image), "-o", str(out), "-q"],
+                              capture_output=True, text=True, env=env)
+        assert done.returncode == 0, done.stderr
+        imported.append(done.stdout.strip())
+    assert imported == ["True", "False"]
+    assert len(list((tmp_path / "cache" / "fast").glob("*.onnx"))) == 1
+    expected = FastStylizer(load_style(style_file), runtime="torch", device="cpu")(load_image(image))
+    painted = load_image(tmp_path / "painted1.png")
+    assert (painted - expected).abs().max() <= 1.5 / 255
+
+
+def test_a_damaged_cached_graph_is_exported_again(tmp_path, capsys, style_file, monkeypatch):
+    monkeypatch.setenv("PAINTERLY_CACHE", str(tmp_path / "cache"))
+    image = tmp_path / "photo.png"
+    photo(40, 30).save(image)
+    assert run(["fast", "apply", style_file, image, "-o", tmp_path / "a.png", "-q"], capsys)[0] == 0
+    (cached,) = (tmp_path / "cache" / "fast").glob("*.onnx")
+    cached.write_bytes(b"not an onnx graph")
+    assert run(["fast", "apply", style_file, image, "-o", tmp_path / "b.png", "-q"], capsys)[0] == 0
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "a.png")), np.asarray(Image.open(tmp_path / "b.png")))
+    assert cached.read_bytes() != b"not an onnx graph"
+
+
+def test_strength_and_size_on_the_torch_free_path_match_the_torch_runtime(tmp_path, capsys, style_file):
+    image = tmp_path / "photo.png"
+    photo(120, 80).save(image)
+    for runtime in ("onnx", "torch"):
+        argv = ["fast", "apply", style_file, image, "-o", tmp_path / f"{runtime}.png", "--strength", "0.4",
+                "--size", "60", "--runtime", runtime, "-q"]
+        assert run(argv, capsys)[0] == 0
+    onnx_picture = np.asarray(Image.open(tmp_path / "onnx.png")).astype(int)
+    torch_picture = np.asarray(Image.open(tmp_path / "torch.png")).astype(int)
+    assert onnx_picture.shape == torch_picture.shape == (40, 60, 3)
+    # Pillow's and torch's antialiased bicubic resizes differ by a level or two at most.
+    assert np.abs(onnx_picture - torch_picture).mean() < 1.0
+
+
 def test_exported_onnx_file_runs_in_plain_onnxruntime(tmp_path, capsys, style_file):
     out = tmp_path / "style.onnx"
     code, _, err = run(["fast", "export", style_file, "-o", out], capsys)

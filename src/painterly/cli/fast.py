@@ -232,13 +232,13 @@ class _Painters:
 
     def onnx(self):
         if self._onnx is None:
-            from ..fast.onnx_apply import OnnxPainter, onnx_model
+            from ..fast.onnx_apply import OnnxPainter, style_session
 
             import os
 
             threads = os.environ.get("OMP_NUM_THREADS", "")  # as startup.configure_threads planned them
-            self._onnx = OnnxPainter(onnx_model(self.file, _onnx_cache_dir()), strength=self.args.strength,
-                                     threads=int(threads) if threads.isdigit() else 0)
+            session = style_session(self.file, _onnx_cache_dir(), int(threads) if threads.isdigit() else 0)
+            self._onnx = OnnxPainter(session, strength=self.args.strength)
         return self._onnx
 
     def torch(self):

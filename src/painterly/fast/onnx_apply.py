@@ -4,7 +4,7 @@ Importing torch takes longer than painting a 1024x768 photo (seconds against a t
 `fast apply` on a CPU paints from an ONNX graph. The graph is exported from the style file once
 (that one run imports torch) and cached under a name made of the file's hash, so every later run
 of the same style file starts with ONNX Runtime alone. Nothing in this module imports torch at
-module level; :func:`onnx_model` imports it only on a cache miss.
+module level; :func:`style_session` imports it only on a cache miss.
 """
 
 from __future__ import annotations
@@ -39,27 +39,23 @@ def onnx_session(model: bytes, threads: int = 0):
         raise ModelError(f"not a usable ONNX model: {str(err).splitlines()[0][:200]}") from None
 
 
-def onnx_model(style_file: str | os.PathLike, cache_dir: str | os.PathLike | None) -> bytes:
-    """The ONNX graph of a .painterly file: from ``cache_dir`` when exported before, else exported
+def style_session(style_file: str | os.PathLike, cache_dir: str | os.PathLike | None, threads: int = 0):
+    """An ONNX Runtime session of a .painterly file's network: from ``cache_dir`` when exported before, else exported
     now (this imports torch, and checks the file as :func:`~painterly.fast.model_file.load_style`
-    does) and written there for next time. A cache that cannot be written costs only the export."""
-    path = Path(style_file)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ModelError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise ModelError(f"{path}: is a directory, not a painterly style file") from None
-    except OSError as err:
-        raise ModelError(f"{path}: cannot read ({err.strerror})") from None
+    does) and written there for next time. A cache that cannot be written costs only the export;
+    a cached graph ONNX Runtime cannot read is replaced."""
+    data = _read_style_file(Path(style_file))
     key = hashlib.sha256(EXPORT_VERSION.encode() + data).hexdigest()[:40]
     cached = Path(cache_dir) / f"{key}.onnx" if cache_dir is not None else None
     if cached is not None and cached.is_file():
-        return cached.read_bytes()
+        try:
+            return onnx_session(cached.read_bytes(), threads)
+        except ModelError:
+            pass  # damaged (a disk error, an interrupted copy): export again
     from .model_file import style_from_bytes
     from .onnx_export import onnx_bytes
 
-    model = onnx_bytes(style_from_bytes(data, str(path)))
+    model = onnx_bytes(style_from_bytes(data, str(style_file)))
     if cached is not None:
         from ..io import save_bytes
 
@@ -67,7 +63,18 @@ def onnx_model(style_file: str | os.PathLike, cache_dir: str | os.PathLike | Non
             save_bytes(model, cached, what="ONNX cache")
         except Exception:  # noqa: BLE001 - a full disk or a read-only home: paint anyway
             pass
-    return model
+    return onnx_session(model, threads)
+
+
+def _read_style_file(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise ModelError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ModelError(f"{path}: is a directory, not a painterly style file") from None
+    except OSError as err:
+        raise ModelError(f"{path}: cannot read ({err.strerror})") from None
 
 
 def pad_array(image: np.ndarray) -> np.ndarray:
@@ -79,10 +86,11 @@ def pad_array(image: np.ndarray) -> np.ndarray:
 class OnnxPainter:
     """Callable: (H, W, 3) float image in [0, 1] -> the painted image, same shape, in [0, 1]."""
 
-    def __init__(self, model: bytes, *, strength: float = 1.0, threads: int = 0):
+    def __init__(self, session, *, strength: float = 1.0):
+        """``session``: from :func:`style_session` or :func:`onnx_session`."""
         if not 0.0 <= strength <= 1.0:
             raise ParameterError(f"strength: {strength} is not between 0 and 1")
-        self.session = onnx_session(model, threads)
+        self.session = session
         self.input_name = self.session.get_inputs()[0].name
         self.strength = strength
 
