@@ -4,9 +4,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from imagegen import stripes
+from PIL import Image
 
 DATA = Path(__file__).parent / "data"
 

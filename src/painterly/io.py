@@ -19,12 +19,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import BinaryIO, Union
+from typing import TYPE_CHECKING, BinaryIO, Union
 
 import numpy as np
 import png  # pypng: Pillow reads and writes 16-bit colour PNG only as 8-bit
 import tifffile
 from PIL import Image, ImageCms, UnidentifiedImageError
+
+if TYPE_CHECKING:  # torch is imported where it is used: the ONNX path of `fast apply` never loads it
+    import torch
 
 from .errors import ImageError, ParameterError
 from .outputs import error_detail as _detail
@@ -37,10 +40,12 @@ __all__ = [
     "encode_image",
     "image_from_bytes",
     "image_size",
+    "load_array",
     "load_image",
     "read_image",
     "resize_long_side",
     "resize_to",
+    "save_array",
     "save_image",
     "to_pil",
     "to_tensor",

@@ -232,9 +232,9 @@ class _Painters:
 
     def onnx(self):
         if self._onnx is None:
-            from ..fast.onnx_apply import OnnxPainter, style_session
-
             import os
+
+            from ..fast.onnx_apply import OnnxPainter, style_session
 
             threads = os.environ.get("OMP_NUM_THREADS", "")  # as startup.configure_threads planned them
             session = style_session(self.file, _onnx_cache_dir(), int(threads) if threads.isdigit() else 0)

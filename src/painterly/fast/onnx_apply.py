@@ -61,7 +61,7 @@ def style_session(style_file: str | os.PathLike, cache_dir: str | os.PathLike | 
 
         try:
             save_bytes(model, cached, what="ONNX cache")
-        except Exception:  # noqa: BLE001 - a full disk or a read-only home: paint anyway
+        except Exception:  # noqa: BLE001, S110 - a full disk or a read-only home: paint anyway
             pass
     return onnx_session(model, threads)
 

@@ -42,7 +42,7 @@ class TrainSettings:
     )
     style_size: int = option(512, "long side of the style image when its statistics are taken", minimum=64, maximum=MAX_SIZE)
     content_weight: float = option(1.0, "weight of the content loss", minimum=0.0, maximum=MAX_WEIGHT)
-    style_weight: float = option(6.0, "weight of the style loss (lower than for `stylize`: a network that starts from nothing needs a stronger pull toward the photo)", minimum=0.0, maximum=MAX_WEIGHT)
+    style_weight: float = option(5.0, "weight of the style loss (lower than for `stylize`: a network that starts from nothing needs a stronger pull toward the photo; 10 lost the scene, docs/fast.md)", minimum=0.0, maximum=MAX_WEIGHT)
     tv_weight: float = option(0.0, "weight of the total-variation smoothness term", minimum=0.0, maximum=MAX_WEIGHT)
     chroma_tv_weight: float = option(
         300.0, "smoothness on colour only (not brightness): removes colour speckle, keeps strokes", minimum=0.0, maximum=MAX_WEIGHT

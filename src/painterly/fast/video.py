@@ -19,6 +19,7 @@ from ..io import long_side_shape, resize_to
 from ..outputs import partial_path
 from .folders import VIDEO_SUFFIXES, is_video  # noqa: F401 - also this module's public names
 
+
 @dataclass(frozen=True)
 class VideoProgress:
     frame: int  # frames written so far
