@@ -139,6 +139,26 @@ def test_training_lowers_the_loss_on_a_fixed_batch():
     assert after < 0.8 * before
 
 
+def test_schedule_trains_small_crops_first_and_the_bar_counts_their_cost():
+    settings = _with(TINY, steps=10, crop_size=128, early_crop_size=64, early_fraction=0.6, photo_size=160)
+    trainer = Trainer(stripes(64, 64), _photos(), settings)
+    assert [trainer.crop_size_at(i) for i in range(10)] == [64] * 6 + [128] * 4
+    # 6 steps of 64^2 pixels and 4 of 128^2: the first six are 6 / (6 + 16) of the work.
+    assert trainer.work_done(6) == pytest.approx(6 / 22)
+    assert trainer.work_done(10) == 1.0
+    seen = []
+    trainer.run([lambda e: seen.append(e.progress)])
+    assert seen == sorted(seen) and seen[-1] == 1.0
+
+
+def test_palette_term_is_small_for_the_paintings_own_colours_and_large_for_others():
+    style = stripes(64, 64)
+    trainer = Trainer(style, _photos(), TINY)
+    own = float(trainer.palette_loss(style))
+    other = float(trainer.palette_loss(torch.full((1, 3, 64, 64), 0.5)))
+    assert own < 0.01 * other
+
+
 def _with(settings, **changes):
     import dataclasses
 
