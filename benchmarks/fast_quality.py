@@ -12,7 +12,7 @@ and painterly.measure (no neural network) scores each picture: the style distanc
 luminance to the photo (higher keeps more of it). A pair is a "win" when painterly is at least as
 close to the painting AND keeps at least as much of the photo.
 
-    python benchmarks/fast_quality.py --images ../shared/images [--size 768] [--styles a,b]
+    python benchmarks/fast_quality.py --images ../shared/images [--size 512] [--styles a,b]
 
 Pictures go to --out (default /tmp/painterly-fast-quality) and are reused when they exist there;
 delete the folder after retraining a style. A sheet of them goes beside.
@@ -31,7 +31,7 @@ from quality import sheet
 from painterly.fast.library import shipped_styles
 from painterly.fast.model_file import load_style
 from painterly.io import load_image, resize_long_side
-from painterly.measure import photo_similarity, style_distance
+from painterly.measure import photo_similarity, style_distances
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 TRAINING_PHOTOS = {"figures_toys"}  # the same photo as examples/figures.jpg, which the styles saw
@@ -71,7 +71,7 @@ def lite_picture(photo: Path, painting: Path, size: int, out: Path) -> Path:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=Path, required=True, help="folder with content/ (the development photos)")
-    parser.add_argument("--size", type=int, default=768, help="long side both tools paint at")
+    parser.add_argument("--size", type=int, default=512, help="long side both tools paint at")
     parser.add_argument("--styles", default="", help="comma-separated shipped styles (default: all with a painting)")
     parser.add_argument("--out", type=Path, default=Path("/tmp/painterly-fast-quality"))
     args = parser.parse_args()
@@ -86,14 +86,16 @@ def main() -> int:
     rows, labels = [], []
     for style, painting in styles.items():
         target = resize_long_side(load_image(painting), args.size)
-        for photo in photos:
-            ours = painterly_picture(style, photo, args.size, args.out)
-            theirs = lite_picture(photo, painting, args.size, args.out)
+        pairs = [(photo, painterly_picture(style, photo, args.size, args.out), lite_picture(photo, painting, args.size, args.out))
+                 for photo in photos]
+        pictures = [load_image(path) for _, ours, theirs in pairs for path in (theirs, ours)]
+        distances = style_distances(pictures, target)  # the painting's features once per style
+        for i, (photo, ours, theirs) in enumerate(pairs):
             original = load_image(photo)
-            scores = {}
-            for name, path in (("lite", theirs), ("painterly", ours)):
-                picture = load_image(path)
-                scores[name] = (style_distance(picture, target), photo_similarity(picture, original))
+            scores = {
+                name: (distances[2 * i + j], photo_similarity(pictures[2 * i + j], original))
+                for j, name in enumerate(("lite", "painterly"))
+            }
             win = scores["painterly"][0] <= scores["lite"][0] and scores["painterly"][1] >= scores["lite"][1]
             wins += win
             total += 1
