@@ -23,8 +23,8 @@ import torch
 from painterly import StyleParams, create_backbone, load_image, stylize
 from painterly.allocator import tune_malloc
 from painterly.io import resize_long_side
-from presets import CONTENT, STYLE, run_stylize  # benchmarks/presets.py: one timed `painterly stylize`
 
+from presets import CONTENT, STYLE, run_stylize  # benchmarks/presets.py: one timed `painterly stylize`
 
 
 def loop_step_times(model: str, size: int, steps: int) -> list[float]:

@@ -11,8 +11,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-from imagegen import photo, stripes
 from PIL import Image
+
+from imagegen import photo, stripes
 
 # Tiny jobs: 64 px, one pyramid level, a few steps.
 TINY = ["--size", "64", "--pyramid-start", "0", "--iterations", "3", "--device", "cpu"]

@@ -37,3 +37,11 @@ def make_hostile(kind: str, folder):
     elif kind == "wide":
         photo(4000, 40).save(path, quality=92)
     return path
+
+
+def opened(path) -> Image.Image:
+    """Image.open(path), loaded and with its file closed (an open file left to the garbage collector
+    is a ResourceWarning, and warnings are errors in this suite). Size, mode, format and info stay."""
+    with Image.open(path) as image:
+        image.load()
+    return image

@@ -11,19 +11,6 @@ import subprocess
 import sys
 
 import pytest
-from batchkit import (
-    DB,
-    SLOW_ITERATIONS,
-    TINY,
-    assert_complete,
-    jobs,
-    kill_worker_of,
-    make_inputs,
-    start,
-    wait_for,
-    write_manifest,
-)
-from imagegen import make_hostile, photo
 from PIL import Image
 
 from painterly.batch.database import open_table
@@ -40,6 +27,20 @@ from painterly.cli import main
 from painterly.errors import ParameterError
 from painterly.fast.settings import ApplySettings
 from painterly.params import StyleParams
+
+from batchkit import (
+    DB,
+    SLOW_ITERATIONS,
+    TINY,
+    assert_complete,
+    jobs,
+    kill_worker_of,
+    make_inputs,
+    start,
+    wait_for,
+    write_manifest,
+)
+from imagegen import make_hostile, photo
 
 DEFAULTS = Defaults(StyleParams(size=64), ApplySettings(size=64))
 

@@ -16,9 +16,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import batchkit as kit
 import pytest
 import ray  # noqa: F401 - the test extra installs it; these tests are the reason
+
+import batchkit as kit
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
@@ -68,6 +69,7 @@ def ray_head():
         except subprocess.TimeoutExpired:
             os.killpg(head.pid, signal.SIGKILL)
             head.wait()
+        head.stderr.close()
         shutil.rmtree(temp, ignore_errors=True)
 
 

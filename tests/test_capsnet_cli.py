@@ -9,10 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from capsnet.cli import main
 from capsnet.data import load_data
+
+from imagegen import opened
 
 TINY = ["--conv1-channels", "8", "--primary-types", "2", "--batch-size", "20", "--epochs", "1", "--eval-every", "0", "-q"]
 SRC = str(Path(__file__).resolve().parents[1] / "src")
@@ -71,7 +72,7 @@ def test_perturbation_sheet_has_16_rows_of_11_decodes_that_change_along_the_row(
     out = tmp_path / "sheet.png"
     code, _, _ = run(capsys, "perturb", trained, "-o", out, "--count", "2")
     assert code == 0
-    sheet = np.asarray(Image.open(out).convert("L"), dtype=float)
+    sheet = np.asarray(opened(out).convert("L"), dtype=float)
     tile, gap, margin, header = 56, 4, 40, 14
     assert sheet.shape == (header + 32 * (tile + gap), margin + 12 * (tile + gap))
 
@@ -87,7 +88,7 @@ def test_perturbation_sheet_has_16_rows_of_11_decodes_that_change_along_the_row(
 def test_reconstruct_writes_inputs_above_reconstructions(trained, tmp_path, capsys):
     out = tmp_path / "recon.png"
     assert run(capsys, "reconstruct", trained, "-o", out, "--count", "4")[0] == 0
-    assert Image.open(out).size == (40 + 4 * 60, 14 + 2 * 60)
+    assert opened(out).size == (40 + 4 * 60, 14 + 2 * 60)
     umask = os.umask(0)
     os.umask(umask)
     assert out.stat().st_mode & 0o777 == 0o666 & ~umask  # atomic, yet not private like a temp file
@@ -104,7 +105,7 @@ def test_multimnist_train_eval_show(tmp_path, capsys, trained, small):
     assert code == 0 and json.loads(out)["test_accuracy"] == report["test_accuracy"]
     picture = tmp_path / "pairs.png"
     assert run(capsys, "multi", "show", path, "-o", picture, "--count", "3")[0] == 0
-    rgb = np.asarray(Image.open(picture).convert("RGB"))
+    rgb = np.asarray(opened(picture).convert("RGB"))
     overlays = rgb[14 + 76 : 14 + 76 + 72, 40:]  # the second row: red and green reconstructions
     assert overlays[..., 0].max() > 0 and overlays[..., 1].max() > 0 and overlays[..., 2].max() == 0
     code, _, err = run(capsys, "perturb", path, "-o", tmp_path / "p.png")

@@ -162,7 +162,8 @@ def test_snapshots_and_16_bit_output(tmp_path, capsys, cat_path):
         assert img.mode.startswith("RGB") and img.info.get("icc_profile")
     import png
 
-    assert png.Reader(filename=str(out)).read()[3]["bitdepth"] == 16
+    with open(out, "rb") as f:
+        assert png.Reader(file=f).read()[3]["bitdepth"] == 16
 
 
 def test_sigterm_stops_the_run_and_keeps_the_best_image(tmp_path, cat_path):

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
-from PIL import Image
 from torch import nn
 
 from painterly.backbones import Backbone, create_backbone
@@ -21,7 +20,9 @@ from painterly.explain.inversion import content_objective, style_objective
 from painterly.explain.topk import TopK
 from painterly.explain.units import UnitScores, tile_square
 from painterly.io import load_image, to_pil
+
 from geometry import linearised
+from imagegen import opened
 
 CAT = Path(__file__).parent / "data" / "cat.jpg"
 
@@ -266,7 +267,7 @@ def test_cli_reports_bad_input_in_one_line_and_writes_a_sheet(tmp_path, capsys):
     data = json.loads(meta.read_text())
     assert data["layer"] == "stem" and len(data["units"]) == 4
     assert all(len(u["patches"]) == 3 for u in data["units"])  # one per readable image
-    assert Image.open(out).size[0] > 4 * 3 * 3 * 4  # 4 units of 3x3 tiles
+    assert opened(out).size[0] > 4 * 3 * 3 * 4  # 4 units of 3x3 tiles
     # Without -q: the progress bar runs on the loop's events and a summary line follows.
     assert main(["explain", "dream", str(folder / "0.png"), "--layer", "b1.out", "--size", "48",
                  "--octaves", "1", "--steps", "2", "-o", str(tmp_path / "dream.png")]) == 0

@@ -8,9 +8,7 @@ import numpy as np
 import onnxruntime
 import pytest
 import torch
-from imagegen import make_hostile, photo, stripes
 from PIL import Image
-from videogen import make_video
 
 from painterly.cli import main
 from painterly.colors import rgb_to_yiq
@@ -24,6 +22,9 @@ from painterly.fast.settings import TrainSettings
 from painterly.fast.train import Trainer
 from painterly.fast.video import TemporalSmoother
 from painterly.io import load_image
+
+from imagegen import make_hostile, opened, photo, stripes
+from videogen import make_video
 
 TINY = TrainSettings(steps=6, batch_size=2, crop_size=64, photo_size=96, style_size=64, width=4, blocks=1, device="cpu")
 
@@ -362,8 +363,8 @@ def test_apply_to_a_folder_continues_past_bad_files(tmp_path, capsys, style_file
     warnings = [line for line in err.splitlines() if "warning" in line]
     assert len(warnings) == 2 and any("notes.png" in w for w in warnings) and any("cut.jpg" in w for w in warnings)
     assert "Traceback" not in err
-    assert Image.open(out / "in" / "good.png").size == (96, 64)
-    assert Image.open(out / "in" / "sub" / "also_good.png").size == (64, 48)
+    assert opened(out / "in" / "good.png").size == (96, 64)
+    assert opened(out / "in" / "sub" / "also_good.png").size == (64, 48)
     assert not (out / "in" / "notes.png").exists()
     # A second run skips what is done.
     code, _, err = run(["fast", "apply", style_file, src, "-o", out, "--format", ".png"], capsys)
@@ -441,7 +442,7 @@ def test_train_command_writes_style_checkpoint_preview_and_resumes(tmp_path, cap
     assert trained.name == "mine" and trained.info["steps"] == 2 and trained.info["style_file"] == "style.png"
     assert trained.info["settings"]["crop_size"] == 64
     assert trained.info["content_layers"] == {"b2.out": 1.0, "b4.out": 1.0, "b9.out": 1.0}
-    assert Image.open(out.with_name("mine.preview.png")).size == (96, 72)
+    assert opened(out.with_name("mine.preview.png")).size == (96, 72)
     code, _, err = run(["fast", "train", style, "--images", photos, "-o", out, "--steps", "4", "--resume", *options], capsys)
     assert code == 0, err
     assert load_style(out).info["steps"] == 4

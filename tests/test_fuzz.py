@@ -15,15 +15,15 @@ import io
 import math
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from imagegen import photo
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from painterly.cli import build_parser
 from painterly.cli.common import dataclass_from_args
 from painterly.errors import ImageError, ParameterError
 from painterly.io import image_from_bytes
 from painterly.params import StyleParams
+
+from imagegen import photo
 
 
 def _encoded(fmt: str, mode: str) -> bytes:

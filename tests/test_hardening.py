@@ -22,9 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from imagegen import photo
 from PIL import Image
-from videogen import make_video
 
 from painterly.cli import main
 from painterly.errors import ImageError, ModelError, ParameterError, ResourceError
@@ -34,6 +32,9 @@ from painterly.memory import GB, check_fits, stylize_bytes
 from painterly.outputs import check_outputs, remove_stale_temporaries, write_atomically
 from painterly.params import MAX_SEED, MAX_SIZE, StyleParams
 from painterly.threads import busy_cores, plan_threads
+
+from imagegen import photo
+from videogen import make_video
 
 FAST = ["--size", "64", "--iterations", "2", "--pyramid-start", "0", "--device", "cpu", "-q"]
 SRC = str(Path(__file__).resolve().parents[1] / "src")
@@ -160,6 +161,7 @@ def test_killed_runs_leave_temporaries_the_next_run_removes(tmp_path, capsys, st
     assert writer.stdout.readline().strip() == "writing"
     writer.send_signal(signal.SIGKILL)
     writer.wait()
+    writer.stdout.close()
     dead = [p.name for p in out.iterdir() if p.name.endswith(".tmp")]
     assert len(dead) == 1 and dead[0].startswith(f".a.png.{writer.pid}.")
     (out / f".clip.partial.{writer.pid}.mp4").write_bytes(b"half a video")  # what a killed video run leaves

@@ -29,6 +29,8 @@ from painterly.io import (
     to_tensor,
 )
 
+from imagegen import opened
+
 # --------------------------------------------------------------------------------------------
 # Fixture helpers
 
@@ -146,7 +148,7 @@ def test_16bit_greyscale_png_keeps_precision(tmp_path):
     ramp = np.tile(np.linspace(0, 65535, 1024).round().astype(np.uint16), (4, 1))
     path = tmp_path / "gray_16bit_I16.png"
     Image.fromarray(ramp).save(path)
-    assert Image.open(path).mode == "I;16"
+    assert opened(path).mode == "I;16"
     t = load_image(path)
     assert t.shape == (1, 3, 4, 1024)
     assert t.unique().numel() > 256
@@ -156,7 +158,7 @@ def test_16bit_greyscale_png_keeps_precision(tmp_path):
 def test_cmyk_jpeg_is_close_to_rgb_original(tmp_path):
     path = tmp_path / "cmyk.jpg"
     photo().convert("CMYK").save(path, quality=95)
-    assert Image.open(path).mode == "CMYK"
+    assert opened(path).mode == "CMYK"
     t = load_image(path)
     assert t.shape == (1, 3, 48, 64)
     assert np.abs(as_array(t) - np.asarray(photo(), dtype=float)).mean() < 3
@@ -190,7 +192,7 @@ def test_palette_gif_with_and_without_transparency(tmp_path):
     img = photo().quantize(colors=64)
     path = tmp_path / "palette_P.gif"
     img.save(path)
-    assert Image.open(path).mode == "P"
+    assert opened(path).mode == "P"
     assert np.abs(as_array(load_image(path)) - np.asarray(img.convert("RGB"), float)).max() < 1e-3
 
     pal = Image.new("P", (4, 4), 0)
@@ -205,7 +207,8 @@ def test_animated_gif_gives_first_frame(tmp_path):
     frames = [Image.new("RGB", (8, 8), c) for c in ((255, 0, 0), (0, 0, 255))]
     path = tmp_path / "anim.gif"
     frames[0].save(path, save_all=True, append_images=frames[1:], duration=100, loop=0)
-    assert Image.open(path).n_frames == 2
+    with Image.open(path) as image:
+        assert image.n_frames == 2
     assert np.allclose(as_array(load_image(path))[4, 4], (255, 0, 0), atol=1)
 
 
@@ -234,7 +237,7 @@ def test_every_exif_orientation_matches_pillow(tmp_path, orientation):
     path = tmp_path / f"orient{orientation}.png"
     img = exif_image(orientation)
     img.save(path, exif=img.info["exif"])
-    expected = np.asarray(ImageOps.exif_transpose(Image.open(path)).convert("RGB"), float)
+    expected = np.asarray(ImageOps.exif_transpose(opened(path)).convert("RGB"), float)
     assert np.array_equal(np.round(as_array(load_image(path))), expected)
     if orientation != 1:
         assert not np.array_equal(expected, np.asarray(photo(40, 20), float))
@@ -363,7 +366,7 @@ def test_unsupported_output_suffix(tmp_path):
 )
 def test_every_output_format_embeds_srgb_profile(tmp_path, suffix, fmt):
     path = save_image(to_tensor(photo()), tmp_path / f"out{suffix}")
-    img = Image.open(path)
+    img = opened(path)
     assert img.format == fmt
     profile = ImageCms.ImageCmsProfile(io.BytesIO(img.info["icc_profile"]))
     assert "sRGB" in ImageCms.getProfileDescription(profile)
@@ -373,9 +376,10 @@ def test_every_output_format_embeds_srgb_profile(tmp_path, suffix, fmt):
 def test_16bit_png_round_trip_keeps_precision(tmp_path):
     ramp = torch.linspace(0, 1, 4096).reshape(1, 1, 1, 4096).expand(1, 3, 2, 4096).clone()
     path = save_image(ramp, tmp_path / "deep.png", bit_depth=16)
-    info = png.Reader(filename=str(path)).read()[3]
+    with open(path, "rb") as f:
+        info = png.Reader(file=f).read()[3]
     assert info["bitdepth"] == 16 and not info["greyscale"]
-    assert "icc_profile" in Image.open(path).info
+    assert "icc_profile" in opened(path).info
     back = load_image(path)
     assert back.unique().numel() > 256
     assert torch.allclose(back, ramp, atol=1 / 65535)
@@ -407,12 +411,12 @@ def test_16bit_rgba_png_composites_on_white_at_full_precision(tmp_path):
 
 def test_jpeg_is_444_with_requested_quality(tmp_path):
     path = save_image(to_tensor(photo()), tmp_path / "out.jpg")
-    img = Image.open(path)
+    img = opened(path)
     assert JpegImagePlugin.get_sampling(img) == 0
     ref = io.BytesIO()
     photo().save(ref, "JPEG", quality=95, subsampling=0)
-    assert img.quantization == Image.open(ref).quantization
-    low = Image.open(save_image(to_tensor(photo()), tmp_path / "low.jpg", quality=50))
+    assert img.quantization == opened(ref).quantization
+    low = opened(save_image(to_tensor(photo()), tmp_path / "low.jpg", quality=50))
     assert low.quantization != img.quantization
 
 
@@ -432,13 +436,13 @@ def test_save_rounds_and_leaves_the_callers_tensor_alone(tmp_path):
     before = t.detach().clone()
     path = save_image(t, tmp_path / "out.png")
     assert torch.equal(t.detach(), before)
-    assert np.asarray(Image.open(path))[..., 0].tolist() == [[1, 255], [255, 0]]
+    assert np.asarray(opened(path))[..., 0].tolist() == [[1, 255], [255, 0]]
     save_image(t[0], tmp_path / "chw.png")  # (3, H, W) works too
 
 
 def test_save_creates_missing_directories(tmp_path):
     path = save_image(torch.rand(1, 3, 4, 4), tmp_path / "a" / "b" / "out.png")
-    assert path.is_file() and Image.open(path).size == (4, 4)
+    assert path.is_file() and opened(path).size == (4, 4)
 
 
 @pytest.mark.skipif(os.name == "nt", reason="POSIX permissions")

@@ -13,8 +13,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from PIL import Image
 from test_server_browser import browser, start_server, stop_server  # noqa: F401  (browser: the fixture)
+
+from imagegen import opened
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 
@@ -23,10 +24,10 @@ EXAMPLES = Path(__file__).parent.parent / "examples"
 def folder(tmp_path_factory):
     root = tmp_path_factory.mktemp("library")
     for name in ("starry_night", "the_scream", "great_wave", "figures"):
-        im = Image.open(EXAMPLES / f"{name}.jpg").convert("RGB")
+        im = opened(EXAMPLES / f"{name}.jpg").convert("RGB")
         im.thumbnail((240, 240))
         im.save(root / f"{name}.jpg", quality=90)
-    Image.open(Path(__file__).parent / "data" / "cat.jpg").save(root / "cat.jpg")
+    opened(Path(__file__).parent / "data" / "cat.jpg").save(root / "cat.jpg")
     return root
 
 
@@ -61,7 +62,7 @@ def test_browse_search_map_and_use_as_style(browser, library_server, folder, tmp
     assert "no ImageNet class is called 'unicorn'" in page.inner_text("#lib-message")
 
     left = io.BytesIO()
-    wave = Image.open(folder / "great_wave.jpg")
+    wave = opened(folder / "great_wave.jpg")
     wave.crop((0, 0, wave.width // 2, wave.height)).save(left, "PNG")
     page.set_input_files("#query-image", {"name": "left.png", "mimeType": "image/png", "buffer": left.getvalue()})
     page.click("#image-go")

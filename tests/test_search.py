@@ -9,8 +9,6 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from imagegen import make_hostile
-from PIL import Image
 
 from painterly.cli import main
 from painterly.errors import ParameterError
@@ -30,6 +28,8 @@ from painterly.search import (
 )
 from painterly.search.layout import neighbours_agree
 
+from imagegen import make_hostile, opened
+
 EXAMPLES = Path(__file__).parent.parent / "examples"
 LION = 291
 
@@ -40,7 +40,7 @@ def embedder():
 
 
 def _save_small(src: Path, dst: Path, side: int = 200) -> Path:
-    im = Image.open(src).convert("RGB")
+    im = opened(src).convert("RGB")
     im.thumbnail((side, side))
     dst.parent.mkdir(parents=True, exist_ok=True)
     im.save(dst, quality=90)
@@ -53,7 +53,7 @@ def collection(tmp_path_factory):
     root = tmp_path_factory.mktemp("collection")
     queries = tmp_path_factory.mktemp("queries")
     for name in ("starry_night", "the_scream", "great_wave"):
-        im = Image.open(EXAMPLES / f"{name}.jpg").convert("RGB")
+        im = opened(EXAMPLES / f"{name}.jpg").convert("RGB")
         im.thumbnail((320, 320))
         w = im.width // 2
         im.crop((w, 0, im.width, im.height)).save(_mk(root / "paintings") / f"{name}.jpg", quality=90)
@@ -307,7 +307,7 @@ def test_cli_index_search_json_and_sheet(tmp_path, collection, capsys):
     assert [set(h) for h in hits] == [{"path", "score"}] * 3
     assert hits[0]["path"] == str(folder.resolve() / "paintings" / "the_scream.jpg")
     assert hits[0]["score"] >= hits[1]["score"] >= hits[2]["score"]
-    assert Image.open(sheet).size[0] > 3 * 100
+    assert opened(sheet).size[0] > 3 * 100
 
     code, out, _ = run(["search", "--db", db, "--words", "tabby cat", "-k", "1", "--json"], capsys)
     assert code == 0 and json.loads(out)[0]["path"].endswith("photos/cat.jpg")
@@ -363,7 +363,7 @@ def test_load_image_at_least_decodes_large_jpegs_smaller_but_never_below(tmp_pat
     from painterly.io import load_image, resize_long_side, resize_to
 
     path = tmp_path / "big.jpg"
-    Image.open(EXAMPLES / "figures.jpg").save(path, quality=95)  # 1024x683
+    opened(EXAMPLES / "figures.jpg").save(path, quality=95)  # 1024x683
     full = load_image(path)
     reduced = load_image(path, at_least=224)
     assert tuple(reduced.shape[-2:]) == (171, 256)  # libjpeg's 1/4 scale: the smallest still >= 224

@@ -96,7 +96,7 @@ def fake_stylize(step_seconds: float = 0.01):
             event = StepEvent(step=i, total=params.iterations, loss=10.0 / i, terms={"style": 5.0 / i},
                               elapsed=time.perf_counter() - start, size=tuple(image.shape[-2:]),
                               _image=lambda: image.clone())
-            if any([bool(cb(event)) for cb in callbacks]):
+            if any([bool(cb(event)) for cb in callbacks]):  # noqa: C419 -- like the engine: every callback runs
                 stopped = "callback"
                 break
         return StyleResult(image=image, loss=10.0 / max(steps, 1), steps=steps, stopped=stopped, history=[],

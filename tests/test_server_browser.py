@@ -138,12 +138,14 @@ def test_make_a_picture_watch_it_change_download_it_and_stop_one_early(browser, 
     png = tmp_path / "out.png"
     download.value.save_as(png)
     assert download.value.suggested_filename.endswith(".png")
-    assert Image.open(png).format == "PNG" and Image.open(png).size == (64, 48)
+    with Image.open(png) as saved:
+        assert saved.format == "PNG" and saved.size == (64, 48)
     with page.expect_download() as download:
         page.click("#dl-jpeg")
     jpeg = tmp_path / "out.jpg"
     download.value.save_as(jpeg)
-    assert Image.open(jpeg).format == "JPEG" and Image.open(jpeg).size == (64, 48)
+    with Image.open(jpeg) as saved:
+        assert saved.format == "JPEG" and saved.size == (64, 48)
 
     # A long run, stopped early: the best picture so far still lands in the strip.
     page.fill("#f-iterations", "1000")

@@ -5,7 +5,8 @@ import torch
 
 from painterly import StyleParams, create_backbone, load_image
 from painterly.errors import ParameterError
-from painterly.style_transfer import pyramid_sizes, stylize
+from painterly.pyramid import pyramid_sizes
+from painterly.style_transfer import stylize
 
 from imagegen import stripes
 

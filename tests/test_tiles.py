@@ -14,7 +14,7 @@ def test_tiles_cover_the_image_overlap_and_stay_inside(h, w, tile, overlap):
         covered[y0:y1, x0:x1] += 1
     assert covered.min() >= 1
     rows = sorted({(b[0], b[1]) for b in boxes})
-    for (a0, a1), (b0, _) in zip(rows, rows[1:]):
+    for (_a0, a1), (b0, _) in zip(rows, rows[1:]):
         assert a1 - b0 >= overlap  # neighbours share at least the overlap
 
 

@@ -13,11 +13,19 @@ from . import _quiet_start  # first: a Ctrl-C while `painterly` starts exits qui
 
 _quiet_start.install_if_program()
 
-from .errors import ImageError, ModelError, PainterlyError, ParameterError
-from .params import StyleParams
+from typing import TYPE_CHECKING, Any  # noqa: E402
+
+from .errors import ImageError, ModelError, PainterlyError, ParameterError  # noqa: E402
+from .params import StyleParams  # noqa: E402
+
+if TYPE_CHECKING:  # what the lazy names below are, for type checkers and editors
+    from .backbones import create_backbone, list_backbones
+    from .engine import StepEvent, optimize_image
+    from .io import load_image, save_image
+    from .style_transfer import StyleResult, stylize
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     # Heavy modules (torch models) load on first use, so `import painterly` and `painterly --help` are quick.
     lazy = {
         "stylize": ("style_transfer", "stylize"),

@@ -12,7 +12,7 @@ import sys
 import threading
 
 
-def _exit_quietly(signum, frame):
+def _exit_quietly(signum: int, frame: object) -> None:
     sys.stderr.write("painterly: interrupted\n")
     sys.stderr.flush()
     os._exit(130)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import Tensor
@@ -114,7 +114,7 @@ def optimize_image(
     clock = clock or RunClock(total=iterations)
     image = init.detach().clone().requires_grad_(True)
     opt = make_optimizer(optimizer, [image], lr)
-    best: dict[str, object] = {"loss": float("inf"), "image": image.detach().clone(), "terms": {}}
+    best: dict[str, Any] = {"loss": float("inf"), "image": image.detach().clone(), "terms": {}}
     history: list[float] = []
     mean = IterateAverage(average, image) if average > 0 else None
 
@@ -134,7 +134,7 @@ def optimize_image(
     steps = 0
     try:
         for _ in range(iterations):
-            opt.step(closure)
+            opt.step(closure)  # type: ignore[arg-type]  # torch's stub says float; the optimizers take a Tensor
             if value_range is not None:
                 with torch.no_grad():
                     image.clamp_(*value_range)
@@ -142,12 +142,12 @@ def optimize_image(
                 mean.update(image)
             steps += 1
             progress = clock.advance()
-            history.append(best["last"])  # type: ignore[arg-type]
+            history.append(best["last"])
             event = StepEvent(
                 step=clock.step,
                 total=clock.total,
-                loss=best["last"],  # type: ignore[arg-type]
-                terms=best["terms"],  # type: ignore[arg-type]
+                loss=best["last"],
+                terms=best["terms"],
                 elapsed=time.perf_counter() - clock.start,
                 size=(image.shape[-2], image.shape[-1]),
                 level=clock.level,
@@ -155,7 +155,8 @@ def optimize_image(
                 progress=progress,
                 _image=lambda: mean.value() if mean is not None else image.detach().clone(),
             )
-            if any([bool(cb(event)) for cb in callbacks]):
+            # A list, not a generator: every callback sees every step even when an earlier one asks to stop.
+            if any([bool(cb(event)) for cb in callbacks]):  # noqa: C419
                 stopped = "callback"
                 break
     except KeyboardInterrupt:
@@ -171,8 +172,8 @@ def optimize_image(
         if final_loss < best["loss"]:
             best.update(loss=final_loss, image=image.detach().clone())
     return OptimizeResult(
-        image=best["image"],  # type: ignore[arg-type]
-        loss=best["loss"],  # type: ignore[arg-type]
+        image=best["image"],
+        loss=best["loss"],
         steps=steps,
         stopped=stopped,
         history=history,

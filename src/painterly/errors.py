@@ -6,11 +6,23 @@ else is a bug and may show a traceback.
 
 
 class PainterlyError(Exception):
-    """Base class: the message is one line, names the file or field, and says what is wrong."""
+    """Base class: the message is one line, names the file or field, and says what is wrong.
+
+    ``field``: the parameter or upload the message is about, when there is one, so front ends
+    (the server's JSON ``field``) never have to read it back out of the text.
+    """
+
+    def __init__(self, message: str = "", *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class ImageError(PainterlyError):
     """An image could not be read or written (names the file)."""
+
+
+class PixelLimitError(ImageError):
+    """An image has more pixels than the limit allows (checked on its header, before decoding)."""
 
 
 class ModelError(PainterlyError):

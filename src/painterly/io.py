@@ -26,13 +26,12 @@ import png  # pypng: Pillow reads and writes 16-bit colour PNG only as 8-bit
 import tifffile
 from PIL import Image, ImageCms, UnidentifiedImageError
 
+from .errors import ImageError, ParameterError, PixelLimitError
+from .images import WRITABLE_SUFFIXES, long_side_shape
+from .outputs import error_detail as _detail, one_line as _one_line, refuse_overwriting_inputs, write_atomically
+
 if TYPE_CHECKING:  # torch is imported where it is used: the ONNX path of `fast apply` never loads it
     import torch
-
-from .errors import ImageError, ParameterError
-from .outputs import error_detail as _detail
-from .outputs import one_line as _one_line
-from .outputs import refuse_overwriting_inputs, write_atomically
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -54,7 +53,7 @@ __all__ = [
 PathLike = Union[str, "os.PathLike[str]"]
 
 DEFAULT_MAX_PIXELS = 100_000_000
-SUPPORTED_OUTPUT_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff")
+SUPPORTED_OUTPUT_SUFFIXES = WRITABLE_SUFFIXES  # the name this module has always exported
 
 # Formats Pillow may sniff. A closed list keeps rarely used decoders away from untrusted bytes
 # (EPS, for one, runs Ghostscript). MPO is what Pillow calls many phone JPEGs.
@@ -81,7 +80,7 @@ class _Source:
     data: bytes | None = None
 
     def open(self) -> BinaryIO:
-        return open(self.path, "rb") if self.path is not None else io.BytesIO(self.data)
+        return open(self.path, "rb") if self.path is not None else io.BytesIO(self.data or b"")
 
 
 def read_image(path: PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
@@ -215,7 +214,7 @@ def _open_lazily(fp: BinaryIO, name: str, max_pixels: int = DEFAULT_MAX_PIXELS) 
         numbers = [int(n) for n in re.findall(r"(\d+) pixels", str(e))]
         limit = min([max_pixels, *numbers[1:2]])
         size = f"{_pixels_text(numbers[0])}, " if numbers else ""
-        raise ImageError(f"{name}: image is too large: {size}over the {limit / 1e6:g} megapixel limit") from None
+        raise PixelLimitError(f"{name}: image is too large: {size}over the {limit / 1e6:g} megapixel limit") from None
     except _DECODE_ERRORS as e:
         raise ImageError(f"{name}: file is truncated or corrupt ({_detail(e)})") from e
 
@@ -232,7 +231,7 @@ def _check_size(img: Image.Image, name: str, max_pixels: int) -> None:
     if width * height > max_pixels:
         big = max_pixels >= 1_000_000
         limit = f"{max_pixels / 1e6:g} megapixel" if big else f"{max_pixels} pixel"
-        raise ImageError(f"{name}: {width}x{height} px is over the {limit} limit")
+        raise PixelLimitError(f"{name}: {width}x{height} px is over the {limit} limit")
 
 
 def _orientation(img: Image.Image) -> int:
@@ -270,7 +269,7 @@ def _read_high_precision(img: Image.Image, src: _Source) -> np.ndarray | None:
     if img.format == "PNG" and _png_bit_depth(src) == 16:
         if img.mode == "I;16" and not img.has_transparency_data:
             return None  # Pillow keeps plain 16-bit greyscale, and faster than pypng
-        reader = _read_png16
+        reader: Callable[[BinaryIO], np.ndarray | None] = _read_png16
     elif img.format == "TIFF" and img.mode in ("RGB", "RGBA") and _tiff_bits(img) == {16}:
         reader = _read_tiff16
     else:
@@ -283,7 +282,7 @@ def _read_high_precision(img: Image.Image, src: _Source) -> np.ndarray | None:
 
 
 def _tiff_bits(img: Image.Image) -> set[int]:
-    return set(img.tag_v2.get(258, ()))  # BitsPerSample, one per channel
+    return set(img.tag_v2.get(258, ()))  # type: ignore[attr-defined]  # BitsPerSample, one per channel (TIFF only)
 
 
 def _png_bit_depth(src: _Source) -> int | None:
@@ -295,8 +294,8 @@ def _png_bit_depth(src: _Source) -> int | None:
 def _read_png16(fp: BinaryIO) -> np.ndarray:
     width, height, rows, info = png.Reader(file=fp).asDirect()  # applies tRNS as alpha
     planes = info["planes"]
-    arr = np.vstack([np.asarray(row, dtype=np.uint16) for row in rows])
-    arr = arr.reshape(height, width, planes).astype(np.float32) / 65535
+    raw = np.vstack([np.asarray(row, dtype=np.uint16) for row in rows])
+    arr = raw.reshape(height, width, planes).astype(np.float32) / 65535
     if info["alpha"]:  # PNG alpha is straight, never premultiplied
         arr = _over_white(arr[..., :-1], arr[..., -1:], premultiplied=False)
     return _to_three_channels(arr)
@@ -376,7 +375,9 @@ def _foreign_profile(img: Image.Image) -> ImageCms.ImageCmsProfile | None:
 
 def _convert_to_srgb(img: Image.Image, profile: ImageCms.ImageCmsProfile) -> Image.Image:
     try:
-        return ImageCms.profileToProfile(img, profile, _srgb_profile(), outputMode="RGB")
+        converted = ImageCms.profileToProfile(img, profile, _srgb_profile(), outputMode="RGB")
+        assert converted is not None  # None only when converting in place, which this does not ask for
+        return converted
     except ImageCms.PyCMSError:
         return img  # profile does not fit the pixels (e.g. a CMYK profile on RGB): ignore it
 
@@ -430,14 +431,7 @@ def resize_long_side(t: torch.Tensor, size: int) -> torch.Tensor:
     """Resize so the longer side is ``size`` px, keeping the aspect ratio (each side >= 1 px)."""
     _check_resizable(t)
     _check_positive_int(size, "size")
-    return resize_to(t, long_side_shape(tuple(t.shape[-2:]), size))
-
-
-def long_side_shape(hw: tuple[int, int], size: int) -> tuple[int, int]:
-    """(height, width) that :func:`resize_long_side` gives an image of shape ``hw``."""
-    h, w = hw
-    scale = size / max(h, w)
-    return max(1, round(h * scale)), max(1, round(w * scale))
+    return resize_to(t, long_side_shape((t.shape[-2], t.shape[-1]), size))
 
 
 def resize_to(t: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:

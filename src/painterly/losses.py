@@ -15,6 +15,7 @@ Where this departs from the paper, and why:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import cast
 
 import torch
 from torch import Tensor, nn
@@ -264,6 +265,10 @@ class SlicedColorLoss(nn.Module):
     pixels (a fixed permutation, so every step sees the same function).
     """
 
+    subset: Tensor  # buffers (registered below), declared so checkers know they are tensors
+    directions: Tensor
+    target: Tensor
+
     def __init__(self, target_quantiles: Tensor, directions: Tensor, image_hw: tuple[int, int], samples: int = 32768):
         super().__init__()
         pixels = image_hw[0] * image_hw[1]
@@ -288,12 +293,12 @@ def blend_grams(grams: Sequence[Tensor], weights: Sequence[float]) -> Tensor:
     total = float(sum(weights))
     if total <= 0:
         raise ValueError("style blend weights must sum to a positive number")
-    return sum(g * (w / total) for g, w in zip(grams, weights))
+    return cast(Tensor, sum(g * (w / total) for g, w in zip(grams, weights)))  # not empty: checked above
 
 
 def weighted_mean(terms: Mapping[str, Tensor], weights: Mapping[str, float]) -> Tensor:
     total = sum(weights[name] for name in terms)
-    return sum(terms[name] * (weights[name] / total) for name in terms)
+    return cast(Tensor, sum(terms[name] * (weights[name] / total) for name in terms))
 
 
 class ContentLoss(nn.Module):

@@ -131,5 +131,5 @@ def ssim(a: Tensor, b: Tensor, sigma: float = 1.5) -> float:
 def photo_similarity(picture: Tensor, photo: Tensor, blur: float = 2.0) -> float:
     """SSIM of the blurred luminance of the picture and the photo (resized to the picture's size)."""
     photo = F.interpolate(photo.double(), size=picture.shape[-2:], mode="area")
-    blurred = [_gaussian_blur(luminance(x.double()), blur) for x in (picture, photo)]
-    return ssim(*blurred)
+    a, b = (_gaussian_blur(luminance(x.double()), blur) for x in (picture, photo))
+    return ssim(a, b)

@@ -39,16 +39,16 @@ def check_outputs(outputs: Iterable[PathLike], inputs: Iterable[PathLike] = ()) 
     ``inputs`` are files (folders are walked: every file in them counts). Raises ImageError naming
     the output. Stale temporaries of killed runs in the outputs' folders are removed.
     """
-    outputs = [Path(p) for p in outputs]
-    refuse_overwriting_inputs(outputs, inputs)
+    paths = [Path(p) for p in outputs]
+    refuse_overwriting_inputs(paths, inputs)
     seen: dict[tuple[int, int] | Path, Path] = {}
-    for path in outputs:
+    for path in paths:
         key = file_identity(path) or Path(os.path.abspath(path))
         if key in seen:
             raise ImageError(f"{_name(path)}: the same file is given as two outputs ({_name(seen[key])})")
         seen[key] = path
     probed: set[Path] = set()
-    for path in outputs:
+    for path in paths:
         if path.is_dir():
             raise ImageError(f"{_name(path)}: is a folder; give a file name for the output")
         if path.parent in probed:

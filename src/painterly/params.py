@@ -14,7 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import ParameterError
+from .images import MIN_SIDE
 
+# The backbone every command uses unless told otherwise: small, fast on a CPU, weights ship with pip.
+DEFAULT_MODEL = "efficientnet-lite0"
 DEVICES = ("auto", "cpu", "cuda", "mps")
 INITS = ("content", "noise", "mixed")
 POOLINGS = ("max", "avg")
@@ -50,7 +53,7 @@ def check_fields(obj: Any) -> None:
         value = getattr(obj, f.name)
         choices = f.metadata.get("choices")
         if choices and value not in choices:
-            raise ParameterError(f"{f.name}: {value!r} is not one of {', '.join(choices)}")
+            raise ParameterError(f"{f.name}: {value!r} is not one of {', '.join(choices)}", field=f.name)
         minimum, maximum = f.metadata.get("minimum"), f.metadata.get("maximum")
         if (minimum is not None or maximum is not None) and value is not None:
             for v in value if isinstance(value, list) else [value]:
@@ -60,13 +63,13 @@ def check_fields(obj: Any) -> None:
 def check_range(name: str, value: Any, minimum: float | None, maximum: float | None) -> None:
     """ParameterError naming ``name`` unless ``value`` is a finite number within [minimum, maximum]."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ParameterError(f"{name}: expected a number, got {short_number(value)}")
+        raise ParameterError(f"{name}: expected a number, got {short_number(value)}", field=name)
     if not math.isfinite(value):
-        raise ParameterError(f"{name}: must be a finite number, got {value}")
+        raise ParameterError(f"{name}: must be a finite number, got {value}", field=name)
     if minimum is not None and value < minimum:
-        raise ParameterError(f"{name}: {short_number(value)} is below the minimum {short_number(minimum)}")
+        raise ParameterError(f"{name}: {short_number(value)} is below the minimum {short_number(minimum)}", field=name)
     if maximum is not None and value > maximum:
-        raise ParameterError(f"{name}: {short_number(value)} is above the maximum {short_number(maximum)}")
+        raise ParameterError(f"{name}: {short_number(value)} is above the maximum {short_number(maximum)}", field=name)
 
 
 def short_number(value: Any) -> str:
@@ -79,8 +82,8 @@ def short_number(value: Any) -> str:
 
 @dataclass
 class StyleParams:
-    size: int = option(512, "long side of the output in pixels", minimum=32, maximum=MAX_SIZE)
-    model: str = option("efficientnet-lite0", "backbone network (see `painterly models`)")
+    size: int = option(512, "long side of the output in pixels", minimum=MIN_SIDE, maximum=MAX_SIZE)
+    model: str = option(DEFAULT_MODEL, "backbone network (see `painterly models`)")
     quality: str = option("normal", "preset trading time for quality: draft, normal or high", choices=tuple(QUALITY_STEPS))
     iterations: int | None = option(None, "optimisation steps per pyramid level (default: set by --quality)", minimum=1, maximum=MAX_STEPS)
     optimizer: str = option("lbfgs", "lbfgs (best quality per step) or adam", choices=("lbfgs", "adam"))
@@ -134,7 +137,7 @@ class StyleParams:
         """Raise ParameterError naming the first invalid field; return self for chaining."""
         check_fields(self)
         if self.style_weights is not None and sum(self.style_weights) <= 0:
-            raise ParameterError("style_weights: must add up to more than 0")
+            raise ParameterError("style_weights: must add up to more than 0", field="style_weights")
         if self.content_layers is not None:
             parse_layer_spec(self.content_layers, "content_layers")
         if self.style_layers is not None:
@@ -179,12 +182,12 @@ def parse_layer_spec(spec: str, field_name: str = "layers") -> dict[str, float]:
         try:
             value = float(weight) if weight else 1.0
         except ValueError:
-            raise ParameterError(f"{field_name}: weight {weight!r} of layer {name!r} is not a number") from None
+            raise ParameterError(f"{field_name}: weight {weight!r} of layer {name!r} is not a number", field=field_name) from None
         if value < 0 or value != value:
-            raise ParameterError(f"{field_name}: weight of layer {name!r} must be >= 0")
+            raise ParameterError(f"{field_name}: weight of layer {name!r} must be >= 0", field=field_name)
         layers[name.strip()] = value
     if not layers or sum(layers.values()) <= 0:
-        raise ParameterError(f"{field_name}: give at least one layer with a positive weight")
+        raise ParameterError(f"{field_name}: give at least one layer with a positive weight", field=field_name)
     return layers
 
 

@@ -7,10 +7,11 @@ frozen backbone and hands it to :func:`painterly.engine.optimize_image`.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import os
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -21,13 +22,14 @@ from . import losses, memory, tiles
 from .backbones import Backbone, create_backbone
 from .colors import match_histogram, transfer_luminance
 from .devices import resolve_device
-from .engine import Callback, OptimizeResult, RunClock, StopReason, optimize_image
+from .engine import Callback, Objective, OptimizeResult, RunClock, StepEvent, StopReason, optimize_image
 from .errors import ParameterError
+from .images import MIN_SIDE, check_shape
 from .io import load_image, long_side_shape, resize_long_side, resize_to
 from .params import INITS, StyleParams, layers_or_default
+from .pyramid import Level, Pyramid, tile_overlap
 
 ImageLike = Tensor | str | os.PathLike
-MIN_SIDE = 32  # below this the deepest taps (stride 16-32) have no spatial extent left
 
 
 @dataclass
@@ -56,15 +58,7 @@ def stylize(
     """
     params = (params or StyleParams()).validate()
     style_list = [styles] if isinstance(styles, (Tensor, str, os.PathLike)) else list(styles)
-    if not style_list:
-        raise ParameterError("styles: give at least one style image")
-    blend = params.style_weights or [1.0] * len(style_list)
-    if len(blend) != len(style_list):
-        raise ParameterError(f"style_weights: {len(blend)} weights for {len(style_list)} style images")
-
-    if masks is not None and len(masks) != len(style_list):
-        raise ParameterError(f"masks: {len(masks)} masks for {len(style_list)} style images; give one per style")
-
+    blend = _check_counts(style_list, masks, params)
     device = resolve_device(params.device)
     net = backbone or create_backbone(params.model, device=device, pooling=params.pooling)
     content_layers = layers_or_default(params.content_layers, net.default_content_layers, "content_layers")
@@ -72,72 +66,21 @@ def stylize(
     net.check_layers([*content_layers, *style_layers])
 
     start = time.perf_counter()
-    content_src = _checked(_as_image(content), params.size, _label(content, "content image"))
-    style_srcs = [
-        _checked(_as_image(s), _style_size(params, params.size), _label(s, f"style image {i + 1}"))
-        for i, s in enumerate(style_list)
-    ]
-    _check_memory(content_src, style_srcs, params)
-    final_content = resize_long_side(content_src, params.size)
-    init_src = _init_source(params, final_content)
-    mask_srcs = None if masks is None else [
-        _mask(_as_image(m), final_content, _label(m, f"mask {i + 1}")) for i, m in enumerate(masks)
-    ]
-    final_hw = tuple(final_content.shape[-2:])
-    if params.preserve_colors == "histogram":
-        # Gatys et al. 2016, colour histogram matching: recolour the style to the photo's palette
-        # before taking its statistics, so the painting keeps the photo's colours.
-        style_srcs = [match_histogram(s, final_content) for s in style_srcs]
-    sizes = [s for s in pyramid_sizes(params.size, params.pyramid_start, params.tile_size) if _fits(content_src, s)]
-    plan = [_level_plan(content_src, size, params, i, len(sizes)) for i, size in enumerate(sizes)]
-    costs = [_step_cost(content_src, size, params, last=i == len(sizes) - 1) for i, size in enumerate(sizes)]
-    clock = RunClock(
-        total=sum(n * steps for n, steps in plan), start=start, levels=len(sizes),
-        work_total=sum(n * steps * cost for (n, steps), cost in zip(plan, costs)),
-    )
+    inputs = _Inputs.load(content, style_list, masks, params)
+    pyramid = Pyramid.plan((inputs.content.shape[-2], inputs.content.shape[-1]), params)
+    clock = RunClock(total=pyramid.total_steps, start=start, levels=len(pyramid.levels), work_total=pyramid.total_work)
+    run = _Run(net, device, params, content_layers, style_layers, blend, list(callbacks), clock)
     image: Tensor | None = None
     history: list[float] = []
-    for level, size in enumerate(sizes):
-        content_img = resize_long_side(content_src, size).to(device)
-        hw = tuple(content_img.shape[-2:])
-        style_imgs = [resize_long_side(s, _style_size(params, size)).to(device) for s in style_srcs]
-        level_masks = None if mask_srcs is None else [resize_to(m, hw).to(device) for m in mask_srcs]
-        grams, colors, quantiles = _style_statistics(net, style_imgs, params, style_layers)
-        if image is None:
-            init = _initial_image(params, content_img, init_src)
-        else:
-            # Coarse-to-fine: the previous level's result, upsampled, starts this level. The
-            # optimizer state is restarted on purpose: L-BFGS curvature pairs don't survive resizing.
-            init = resize_to(image, hw)
-        clock.level, clock.step_work = level, costs[level]
-        targets = _Targets(grams, colors, quantiles, blend, content_layers, style_layers)
-        if plan[level][0] == 1:
-            # Coarse levels are optimised with a margin that is cut off afterwards: there the
-            # image border is a large part of what the deep layers see, and the optimiser paints
-            # a multicoloured fringe along it that finer levels would inherit.
-            margin = _margin(hw) if level < len(sizes) - 1 else 0
-            padded_masks = None if level_masks is None else [_pad(m, margin) for m in level_masks]
-            objective = _build_objective(net, _pad(content_img, margin), targets, params, padded_masks)
-            result = optimize_image(
-                objective, _pad(init, margin), iterations=plan[level][1], optimizer=params.optimizer,
-                lr=params.learning_rate, callbacks=_cropping(callbacks, margin), clock=clock, average=params.average,
-            )
-            result.image = _crop_margin(result.image, margin)
-        else:
-            result = _refine_in_tiles(net, init, content_img, targets, params, level_masks, callbacks, clock, plan[level][1])
+    for level in pyramid.levels:
+        clock.level, clock.step_work = level.index, level.step_cost
+        result = _paint_level(level, image, inputs, run)
         image, history = result.image, history + result.history
         if result.stopped != "finished":
             break
     assert image is not None
-    if tuple(image.shape[-2:]) != final_hw:  # stopped before the last level
-        image = resize_to(image, final_hw)
-    if params.preserve_colors == "luminance":
-        # Gatys et al. 2016, luminance-only transfer: keep the painting's brightness pattern and
-        # put the photo's chroma back. (They optimise on luminance alone; recombining afterwards
-        # gives the same kind of picture without a second, grey-scale objective.)
-        image = transfer_luminance(image, final_content.to(image.device))
     return StyleResult(
-        image=image.detach().to("cpu", torch.float32),
+        image=_finished(image, inputs.final_content, params).detach().to("cpu", torch.float32),
         loss=result.loss,
         steps=clock.step,
         stopped=result.stopped,
@@ -146,24 +89,100 @@ def stylize(
     )
 
 
-def pyramid_sizes(size: int, start: int, tile_size: int = 0, ratio: float = 2**0.5) -> list[int]:
-    """Long sides of the coarse-to-fine levels, ending at ``size``.
-
-    Up to ``tile_size`` the levels grow by ``ratio`` from ``start``; above it (tiled levels, which
-    are costly) they double. ``start`` of 0, or not below ``size``, gives a single level.
-    """
-    sizes = [size]
-    while tile_size and sizes[-1] > tile_size and start and sizes[-1] / 2 >= start:
-        sizes.append(round(sizes[-1] / 2))
-    while start and sizes[-1] / ratio >= start * 0.999:
-        sizes.append(round(sizes[-1] / ratio))
-    return sizes[::-1]
+def _check_counts(style_list: list, masks: Sequence[ImageLike] | None, params: StyleParams) -> list[float]:
+    """The blend weights, one per style; refuses a missing style or mismatched weights or masks."""
+    if not style_list:
+        raise ParameterError("styles: give at least one style image", field="styles")
+    blend = params.style_weights or [1.0] * len(style_list)
+    if len(blend) != len(style_list):
+        raise ParameterError(f"style_weights: {len(blend)} weights for {len(style_list)} style images", field="style_weights")
+    if masks is not None and len(masks) != len(style_list):
+        raise ParameterError(f"masks: {len(masks)} masks for {len(style_list)} style images; give one per style", field="masks")
+    return blend
 
 
-def _margin(hw: tuple[int, int]) -> int:
-    """Width of the throw-away margin of a coarse level: 1/32 of its long side, at most a quarter
-    of its short side (a reflection must be narrower than what it reflects)."""
-    return max(1, min(round(max(hw) / 32), min(hw) // 4))
+@dataclass
+class _Inputs:
+    """The run's images at their source sizes, checked before the first step."""
+
+    content: Tensor
+    styles: list[Tensor]
+    final_content: Tensor  # the content at the output size
+    init: Tensor | None  # the --init image, when one is given
+    masks: list[Tensor] | None  # (1,1,H,W) at the output size
+
+    @classmethod
+    def load(cls, content: ImageLike, style_list: list, masks: Sequence[ImageLike] | None, params: StyleParams) -> _Inputs:
+        content_src = _checked(_as_image(content), params.size, _label(content, "content image"))
+        style_srcs = [
+            _checked(_as_image(s), _style_size(params, params.size), _label(s, f"style image {i + 1}"))
+            for i, s in enumerate(style_list)
+        ]
+        _check_memory(content_src, style_srcs, params)
+        final_content = resize_long_side(content_src, params.size)
+        init_src = _init_source(params, final_content)
+        mask_srcs = None if masks is None else [
+            _mask(_as_image(m), final_content, _label(m, f"mask {i + 1}")) for i, m in enumerate(masks)
+        ]
+        if params.preserve_colors == "histogram":
+            # Gatys et al. 2016, colour histogram matching: recolour the style to the photo's palette
+            # before taking its statistics, so the painting keeps the photo's colours.
+            style_srcs = [match_histogram(s, final_content) for s in style_srcs]
+        return cls(content_src, style_srcs, final_content, init_src, mask_srcs)
+
+
+@dataclass
+class _Run:
+    """What every level of one run shares."""
+
+    net: Backbone
+    device: torch.device
+    params: StyleParams
+    content_layers: dict[str, float]
+    style_layers: dict[str, float]
+    blend: list[float]
+    callbacks: list[Callback]
+    clock: RunClock
+
+
+def _paint_level(level: Level, image: Tensor | None, inputs: _Inputs, run: _Run) -> OptimizeResult:
+    """One pyramid level: its targets, its start (the level below, upsampled), its optimisation."""
+    net, device, params, callbacks, clock = run.net, run.device, run.params, run.callbacks, run.clock
+    content_img = resize_long_side(inputs.content, level.size).to(device)
+    hw = level.hw
+    style_imgs = [resize_long_side(s, _style_size(params, level.size)).to(device) for s in inputs.styles]
+    masks = None if inputs.masks is None else [resize_to(m, hw).to(device) for m in inputs.masks]
+    grams, colors, quantiles = _style_statistics(net, style_imgs, params, run.style_layers)
+    targets = _Targets(grams, colors, quantiles, run.blend, run.content_layers, run.style_layers)
+    if image is None:
+        init = _initial_image(params, content_img, inputs.init)
+    else:
+        # Coarse-to-fine: the previous level's result, upsampled, starts this level. The
+        # optimizer state is restarted on purpose: L-BFGS curvature pairs don't survive resizing.
+        init = resize_to(image, hw)
+    if level.tiles > 1:
+        return _refine_in_tiles(net, init, content_img, targets, params, masks, callbacks, clock, level.steps)
+    margin = level.margin
+    padded_masks = None if masks is None else [_pad(m, margin) for m in masks]
+    objective = _build_objective(net, _pad(content_img, margin), targets, params, padded_masks)
+    result = optimize_image(
+        objective, _pad(init, margin), iterations=level.steps, optimizer=params.optimizer,
+        lr=params.learning_rate, callbacks=_cropping(callbacks, margin), clock=clock, average=params.average,
+    )
+    result.image = _crop_margin(result.image, margin)
+    return result
+
+
+def _finished(image: Tensor, final_content: Tensor, params: StyleParams) -> Tensor:
+    """The last level's picture at the output size, with the photo's colours when asked."""
+    if tuple(image.shape[-2:]) != _hw(final_content):  # stopped before the last level
+        image = resize_to(image, _hw(final_content))
+    if params.preserve_colors == "luminance":
+        # Gatys et al. 2016, luminance-only transfer: keep the painting's brightness pattern and
+        # put the photo's chroma back. (They optimise on luminance alone; recombining afterwards
+        # gives the same kind of picture without a second, grey-scale objective.)
+        image = transfer_luminance(image, final_content.to(image.device))
+    return image
 
 
 def _pad(image: Tensor, margin: int) -> Tensor:
@@ -180,13 +199,22 @@ def _cropping(callbacks: Iterable[Callback], margin: int) -> list[Callback]:
     if not margin:
         return callbacks
 
-    def cropped(event):
+    def cropped(event: StepEvent) -> StepEvent:
         h, w = event.size
         return dataclasses.replace(
             event, size=(h - 2 * margin, w - 2 * margin), _image=lambda: _crop_margin(event.image(), margin)
         )
 
-    return [lambda e, cb=cb: cb(cropped(e)) for cb in callbacks]
+    return [functools.partial(_call_with, cb, cropped) for cb in callbacks]
+
+
+def _call_with(callback: Callback, view: Callable[[StepEvent], StepEvent], event: StepEvent) -> bool | None:
+    """``callback`` shown ``view(event)`` (the cropped or whole picture) instead of the raw event."""
+    return callback(view(event))
+
+
+def _hw(image: Tensor) -> tuple[int, int]:
+    return image.shape[-2], image.shape[-1]
 
 
 def _style_size(params: StyleParams, size: int) -> int:
@@ -205,7 +233,9 @@ class _Targets:
     style_layers: dict[str, float]
 
 
-def _style_statistics(net, style_imgs, params: StyleParams, style_layers):
+def _style_statistics(
+    net: Backbone, style_imgs: list[Tensor], params: StyleParams, style_layers: dict[str, float]
+) -> tuple[list[dict[str, Tensor]], list[Tensor], list[Tensor]]:
     """Style targets per style; images larger than a tile are measured tile by tile.
 
     Every statistic is a mean over positions, so the position-weighted mean of the tiles'
@@ -244,20 +274,23 @@ def _smoothed(feats: dict[str, Tensor], params: StyleParams) -> dict[str, Tensor
     return {n: losses.smooth(f, params.activation_smoothing) for n, f in feats.items()}
 
 
-def _build_objective(net, content_img, targets: _Targets, params, masks=None):
+def _build_objective(
+    net: Backbone, content_img: Tensor, targets: _Targets, params: StyleParams, masks: list[Tensor] | None = None
+) -> Objective:
     content_layers, style_layers = targets.content_layers, targets.style_layers
     layers = list(dict.fromkeys([*content_layers, *style_layers]))
     with torch.no_grad():
         content_feats = net(content_img, list(content_layers))
     content_loss = losses.ContentLoss(content_feats, content_layers)
+    style_term: Callable[[dict[str, Tensor]], Tensor]
     if masks is None:
         style_targets = {n: losses.blend_grams([g[n] for g in targets.grams], targets.blend) for n in style_layers}
         style_term = losses.StyleLoss(style_targets, style_layers, params.style_statistic)
-        color_term = _color_term(targets, params, tuple(content_img.shape[-2:]))
+        color_term = _color_term(targets, params, _hw(content_img))
     else:
         style_term, color_term = _masked_terms(net, content_img, targets, params, masks)
 
-    def objective(image: Tensor):
+    def objective(image: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
         feats = net(image, layers)
         style_feats = _smoothed({n: feats[n] for n in style_layers}, params)
         terms = {
@@ -272,7 +305,7 @@ def _build_objective(net, content_img, targets: _Targets, params, masks=None):
     return objective
 
 
-def _color_term(targets: _Targets, params: StyleParams, hw: tuple[int, int]):
+def _color_term(targets: _Targets, params: StyleParams, hw: tuple[int, int]) -> Callable[[Tensor], Tensor]:
     """The palette term: the whole colour distribution (histogram) or its mean and covariance."""
     if params.color_statistic == "histogram":
         # A blend of styles matches the Wasserstein barycentre of their palettes: per direction,
@@ -287,49 +320,21 @@ def _color_term(targets: _Targets, params: StyleParams, hw: tuple[int, int]):
     return moments
 
 
-def _level_plan(content_src: Tensor, size: int, params: StyleParams, level: int, levels: int) -> tuple[int, int]:
-    """(number of tiles, steps per tile) of the level whose long side is ``size``."""
-    height, width = long_side_shape(tuple(content_src.shape[-2:]), size)
-    steps = params.steps_for_level(level, levels)
-    if max(height, width) <= params.tile_size:
-        return 1, steps
-    boxes = tiles.tile_boxes(height, width, params.tile_size, _overlap(params))
-    # The level below already holds the composition; tiles only sharpen it, so fewer steps do.
-    return len(boxes), max(1, steps // 2)
-
-
-# What a step costs beyond its pixels, in pixels: the per-layer overheads that make a 128 px step
-# cost more than 1/16 of a 512 px one (measured on a 2-core CPU: docs/speed.md).
-STEP_OVERHEAD_PIXELS = 37000
-
-
-def _step_cost(content_src: Tensor, size: int, params: StyleParams, last: bool) -> float:
-    """Relative cost of one step of the level whose long side is ``size`` (or of one of its tiles)."""
-    height, width = long_side_shape(tuple(content_src.shape[-2:]), size)
-    if max(height, width) > params.tile_size:
-        height, width = min(height, params.tile_size), min(width, params.tile_size)
-    elif not last:
-        margin = _margin((height, width))
-        height, width = height + 2 * margin, width + 2 * margin
-    return float(height * width + STEP_OVERHEAD_PIXELS)
-
-
-def _overlap(params: StyleParams) -> int:
-    return params.tile_size // 8
-
-
-def _refine_in_tiles(net, init, content_img, targets, params, masks, callbacks, clock, steps):
+def _refine_in_tiles(
+    net: Backbone, init: Tensor, content_img: Tensor, targets: _Targets, params: StyleParams,
+    masks: list[Tensor] | None, callbacks: list[Callback], clock: RunClock, steps: int,
+) -> OptimizeResult:
     """Optimise overlapping tiles one after another, each blended into the canvas as it is done."""
     canvas = init.detach().clone()
     h, w = canvas.shape[-2:]
-    overlap = _overlap(params)
+    overlap = tile_overlap(params)
     history: list[float] = []
-    result = None
+    result: OptimizeResult | None = None
     for box in tiles.tile_boxes(h, w, params.tile_size, overlap):
         tile_masks = None if masks is None else [tiles.crop(m, box) for m in masks]
         objective = _build_objective(net, tiles.crop(content_img, box), targets, params, tile_masks)
 
-        def whole_picture(event, box=box):
+        def whole_picture(event: StepEvent, box: tiles.Box = box) -> StepEvent:
             # Callbacks see the whole canvas with the current tile in place, not the tile alone.
             def image() -> Tensor:
                 full = canvas.clone()
@@ -338,7 +343,7 @@ def _refine_in_tiles(net, init, content_img, targets, params, masks, callbacks, 
 
             return dataclasses.replace(event, size=(h, w), _image=image)
 
-        wrapped = [lambda e, cb=cb: cb(whole_picture(e)) for cb in callbacks]
+        wrapped = [functools.partial(_call_with, cb, whole_picture) for cb in callbacks]
         result = optimize_image(
             objective, tiles.crop(canvas, box), iterations=steps, optimizer=params.optimizer,
             lr=params.learning_rate, callbacks=wrapped, clock=clock, average=params.average,
@@ -347,10 +352,13 @@ def _refine_in_tiles(net, init, content_img, targets, params, masks, callbacks, 
         history += result.history
         if result.stopped != "finished":
             break
+    assert result is not None  # a level has at least one tile
     return OptimizeResult(image=canvas, loss=result.loss, steps=len(history), stopped=result.stopped, history=history)
 
 
-def _masked_terms(net, content_img, targets: _Targets, params: StyleParams, masks):
+def _masked_terms(
+    net: Backbone, content_img: Tensor, targets: _Targets, params: StyleParams, masks: list[Tensor]
+) -> tuple[Callable[[dict[str, Tensor]], Tensor], Callable[[Tensor], Tensor]]:
     """Style and palette terms where style i only counts inside mask i, weighted by its area."""
     style_layers, statistic = targets.style_layers, params.style_statistic
     with torch.no_grad():
@@ -360,18 +368,20 @@ def _masked_terms(net, content_img, targets: _Targets, params: StyleParams, mask
     areas = [float(m.mean()) for m in masks]
     total_weight = sum(style_layers.values())
 
-    def style_term(feats) -> Tensor:
-        total = 0.0
+    def style_term(feats: dict[str, Tensor]) -> Tensor:
+        total: Tensor | float = 0.0
         for grams, masks_i, area in zip(targets.grams, at_layer, areas):
             for n, w in style_layers.items():
                 value = losses.style_statistic(feats[n], statistic, masks_i[n])
                 total = total + area * w / total_weight * losses.style_distance(value, grams[n], statistic)
+        assert isinstance(total, Tensor)  # one term per style at least
         return total
 
     def color_term(image: Tensor) -> Tensor:
-        total = 0.0
+        total: Tensor | float = 0.0
         for target, mask, area in zip(targets.colors, masks, areas):
             total = total + area * losses.relative_squared_error(losses.color_gram(image, mask), target)
+        assert isinstance(total, Tensor)  # one term per style at least
         return total
 
     return style_term, color_term
@@ -387,7 +397,7 @@ def _initial_image(params: StyleParams, content: Tensor, init_src: Tensor | None
     if params.init == "mixed":
         return 0.5 * content + 0.5 * noise
     assert init_src is not None  # _init_source loaded it before the first level
-    return resize_to(init_src, tuple(content.shape[-2:])).to(content.device)
+    return resize_to(init_src, _hw(content)).to(content.device)
 
 
 def _init_source(params: StyleParams, content: Tensor) -> Tensor | None:
@@ -410,13 +420,13 @@ def _check_aspect(image: Tensor, content: Tensor, what: str) -> None:
 
 def _check_memory(content: Tensor, styles: list[Tensor], params: StyleParams) -> None:
     """Refuse, before any full-size tensor exists, a run that cannot fit in this machine's RAM."""
-    h, w = long_side_shape(tuple(content.shape[-2:]), params.size)
+    h, w = long_side_shape(_hw(content), params.size)
     work_h, work_w = long_side_shape((h, w), min(params.size, params.tile_size))
     # A tile is refined with a margin on each side: count it at 1.5x its area.
     work = int(work_h * work_w * (1.5 if params.size > params.tile_size else 1.0))
     style_side = _style_size(params, params.size)
     style_pixels = sum(
-        math.prod(long_side_shape(tuple(s.shape[-2:]), style_side)) for s in styles
+        math.prod(long_side_shape(_hw(s), style_side)) for s in styles
     )
     needed = memory.stylize_bytes(h * w, work, style_pixels, params.model)
     what = f"size {params.size}" + (f" with style_scale {params.style_scale:g}" if params.style_scale > 1 else "")
@@ -444,20 +454,7 @@ def _mask(image: Tensor, content: Tensor, what: str) -> Tensor:
     return resize_to(image.mean(dim=1, keepdim=True), (ch, cw)).clamp(0, 1)
 
 
-def _fits(image: Tensor, long_side: int) -> bool:
-    h, w = image.shape[-2:]
-    return min(h, w) * long_side / max(h, w) >= MIN_SIDE
-
-
 def _checked(image: Tensor, long_side: int, what: str) -> Tensor:
     """Refuse shapes the network cannot see at the working size (e.g. a 100:1 strip, an 8x8 icon)."""
-    h, w = image.shape[-2:]
-    if min(h, w) < MIN_SIDE:
-        raise ParameterError(f"{what}: {w}x{h} px is too small; both sides must be at least {MIN_SIDE} px")
-    if not _fits(image, long_side):
-        short = round(min(h, w) * long_side / max(h, w))
-        raise ParameterError(
-            f"{what}: {w}x{h} px has a short side of {short} px at {long_side} px long side; "
-            f"it must be at least {MIN_SIDE} px (use a larger size or a less extreme aspect ratio)"
-        )
+    check_shape((image.shape[-2], image.shape[-1]), long_side, what)
     return image

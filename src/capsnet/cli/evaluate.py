@@ -8,10 +8,10 @@ from pathlib import Path
 from ..checkpoint import check_architecture, read_checkpoint
 from ..data import load_data
 from ..train import evaluate, load_model
-from .common import DATA_HELP, print_report
+from .common import DATA_HELP, Subparsers, print_report
 
 
-def register(subparsers) -> None:
+def register(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser(
         "eval", help="test accuracy and confusion matrix of a checkpoint",
         description="Evaluate CHECKPOINT on the test split of --data (default: the data it was trained on).",

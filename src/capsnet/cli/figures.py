@@ -11,11 +11,12 @@ from ..checkpoint import check_architecture, read_checkpoint
 from ..data import load_data
 from ..errors import SettingError
 from ..figures import perturbation_sheet, reconstruction_sheet
+from ..model import CapsNet
 from ..train import load_capsnet
-from .common import DATA_HELP, check_png_output, save_png
+from .common import DATA_HELP, Subparsers, check_png_output, save_png
 
 
-def register(subparsers) -> None:
+def register(subparsers: Subparsers) -> None:
     for name, handler, help, count in (
         ("perturb", run_perturb, "the dimension-perturbation sheet: each of the 16 dimensions moved by -0.25…0.25 and decoded", 3),
         ("reconstruct", run_reconstruct, "test digits and their reconstructions from the longest capsule", 10),
@@ -29,7 +30,7 @@ def register(subparsers) -> None:
         parser.set_defaults(handler=handler)
 
 
-def _inputs(args: argparse.Namespace):
+def _inputs(args: argparse.Namespace) -> tuple[CapsNet, torch.Tensor, torch.Tensor, Path]:
     path, output = Path(args.checkpoint), Path(args.output)
     check_png_output(output, path)
     if args.count < 1 or args.first < 0:

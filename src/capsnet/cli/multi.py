@@ -15,6 +15,7 @@ from ..train import load_capsnet, multi_test_batches
 from . import evaluate
 from .common import (
     DATA_HELP,
+    Subparsers,
     add_training_options,
     check_png_output,
     save_png,
@@ -22,7 +23,7 @@ from .common import (
 )
 
 
-def register(subparsers) -> None:
+def register(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser(
         "multi", help="MultiMNIST: train on and recognise two overlapping digits",
         description="Pairs of digits of different classes from --data, each shifted by up to 4 px on a 36x36 "
@@ -44,7 +45,12 @@ def register(subparsers) -> None:
     show.add_argument("--data", default=None, help=DATA_HELP)
     show.add_argument("--count", type=int, default=12, help="how many test pairs")
     show.set_defaults(handler=run_show)
-    parser.set_defaults(handler=lambda args: (parser.print_help(sys.stderr), 2)[1])
+    parser.set_defaults(handler=lambda args: _usage(parser))
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help(sys.stderr)
+    return 2
 
 
 def run_show(args: argparse.Namespace) -> int:

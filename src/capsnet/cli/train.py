@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from .common import add_training_options, train_command
+from .common import Subparsers, add_training_options, train_command
 
 
-def register(subparsers) -> None:
+def register(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser(
         "train", help="train a capsule network (or --model baseline) and print its test accuracy",
         description="Train on the training split of --data, checkpoint OUTPUT after every epoch (Ctrl-C "

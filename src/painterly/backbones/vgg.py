@@ -12,12 +12,14 @@ import json
 import os
 import pickle
 from collections.abc import Iterator
+from typing import cast
 
 import torch
 from torch import Tensor, nn
 
 from ..errors import ModelError, PainterlyError
 from ..outputs import write_atomically
+from ..params import DEFAULT_MODEL
 from .base import Backbone, WeightsInfo, one_line
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -71,7 +73,13 @@ class VGG(Backbone):
             yield name, name.rstrip("0123456789_"), [module]
 
     def _drop_modules_after(self, name: str) -> None:
-        self.features = self.features[: self._tap_names.index(name) + 1]
+        self.features = cast(nn.Sequential, self.features[: self._tap_names.index(name) + 1])
+
+
+def _filename(depth: int) -> str:
+    name = WEIGHTS[depth].filename
+    assert name is not None  # every VGG entry names its file
+    return name
 
 
 def cache_dir() -> str:
@@ -79,7 +87,7 @@ def cache_dir() -> str:
 
 
 def weights_available(depth: int) -> bool:
-    return os.path.isfile(os.path.join(cache_dir(), WEIGHTS[depth].filename))
+    return os.path.isfile(os.path.join(cache_dir(), _filename(depth)))
 
 
 def verify_cached_weights(path: str, sha256_prefix: str) -> None:
@@ -113,6 +121,7 @@ def verify_cached_weights(path: str, sha256_prefix: str) -> None:
 
 def _fetch_state_dict(depth: int) -> dict[str, Tensor]:
     info, directory = WEIGHTS[depth], cache_dir()
+    assert info.url and info.filename and info.sha256_prefix  # every VGG entry has all three
     path = os.path.join(directory, info.filename)
     was_cached = os.path.isfile(path)
     if was_cached:
@@ -130,13 +139,13 @@ def _fetch_state_dict(depth: int) -> dict[str, Tensor]:
         raise ModelError(
             f"vgg{depth} weights {info.filename} are not in {directory} and could not be downloaded "
             f"({one_line(err)}); download {info.url} into that directory, or use "
-            f"--model efficientnet-lite0, which needs no download"
+            f"--model {DEFAULT_MODEL}, which needs no download"
         ) from err
 
 
 def load_weights(model: VGG) -> None:
     state = _fetch_state_dict(model.depth)
-    path = os.path.join(cache_dir(), WEIGHTS[model.depth].filename)
+    path = os.path.join(cache_dir(), _filename(model.depth))
     features = {}
     for key, value in state.items():
         if key.startswith("features."):

@@ -182,7 +182,7 @@ class JobTable:
         keys = ("id", "pid", "executor", "slots", "jobs", "started_at", "finished_at", "outcome")
         return dict(zip(keys, r)) if r else None
 
-    def _transaction(self):
+    def _transaction(self) -> _Transaction:
         return _Transaction(self.db)
 
 
@@ -204,7 +204,7 @@ class _Transaction:
     def __enter__(self) -> None:
         self.db.execute("BEGIN IMMEDIATE")
 
-    def __exit__(self, kind, value, traceback) -> None:
+    def __exit__(self, kind: object, value: object, traceback: object) -> None:
         self.db.execute("ROLLBACK" if kind else "COMMIT")
 
 

@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ParameterError
-from ..fast.folders import IMAGE_SUFFIXES
 from ..fast.library import shipped_styles
 from ..fast.model_file import SUFFIX as STYLE_SUFFIX
 from ..fast.settings import ApplySettings
+from ..images import image_files
 from ..io import SUPPORTED_OUTPUT_SUFFIXES
 from ..params import INITS, StyleParams
 from ..suggest import unknown_name_message
@@ -75,7 +75,7 @@ def expand_contents(items: Sequence[str]) -> list[Path]:
     for item in items:
         path = Path(item)
         if path.is_dir():
-            images = _images_in(path)
+            images = image_files(path)
             if not images:
                 raise ParameterError(f"contents: no image files in {path}")
             found += images
@@ -93,7 +93,7 @@ def expand_styles(items: Sequence[str]) -> list[str]:
     for item in items:
         path = Path(item)
         if path.is_dir():
-            styles = [str(p) for p in _images_in(path)] + sorted(str(p) for p in path.rglob("*" + STYLE_SUFFIX))
+            styles = [str(p) for p in image_files(path)] + [str(p) for p in image_files(path, (STYLE_SUFFIX,))]
             if not styles:
                 raise ParameterError(f"styles: no image or {STYLE_SUFFIX} files in {path}")
             found += styles
@@ -177,13 +177,6 @@ def job_settings(params: StyleParams | ApplySettings) -> dict[str, Any]:
         # Workers get the job's bytes, not paths: a start image would be one more input to ship.
         raise ParameterError(f"init: {params.init!r}: a batch starts from {', '.join(INITS)}, not from an image file")
     return dataclasses.asdict(params)
-
-
-def _images_in(folder: Path) -> list[Path]:
-    return sorted(
-        p for p in folder.rglob("*")
-        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not any(part.startswith(".") for part in p.relative_to(folder).parts)
-    )
 
 
 def _stem(item: str | Path) -> str:

@@ -12,6 +12,7 @@ import multiprocessing
 import os
 import signal
 from multiprocessing.connection import Connection, wait
+from typing import Any
 
 from .runner import Outcome
 from .work import Painter, Task, limit_threads, run_task
@@ -53,7 +54,7 @@ def _die_with_parent() -> None:
 
 
 class _Slot:
-    def __init__(self, context, threads: int):
+    def __init__(self, context: Any, threads: int) -> None:
         self.conn, child = context.Pipe()
         self.process = context.Process(target=_worker_main, args=(child, threads), daemon=True)
         self.process.start()

@@ -19,7 +19,7 @@ from ray.exceptions import GetTimeoutError, RayError
 
 from ..errors import PainterlyError
 from .runner import Outcome
-from .work import Painter, Task, limit_threads, run_task
+from .work import Painter, Task, TaskResult, limit_threads, run_task
 
 START_TIMEOUT_S = 180  # actors that cannot be placed in this time (too few CPUs or GPUs) are given up
 
@@ -39,7 +39,7 @@ class PainterActor:
     def where(self) -> str:
         return self.label
 
-    def paint(self, task: Task):
+    def paint(self, task: Task) -> TaskResult:
         return run_task(self.painter, task, self.label)
 
 
@@ -75,7 +75,7 @@ def _check_reachable(address: str) -> None:
 
 class _Slot:
     def __init__(self, options: dict, threads: int):
-        self.actor = PainterActor.options(**options).remote(threads)
+        self.actor = PainterActor.options(**options).remote(threads)  # type: ignore[attr-defined]  # added by @ray.remote
         self.label_ref = self.actor.where.remote()
         self.label = "ray:starting"
         self.job: str | None = None

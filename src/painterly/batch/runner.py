@@ -177,7 +177,7 @@ def _read(path: Path, label: str) -> InputFile:
         raise PainterlyError(f"{label}: cannot read it ({err.strerror or type(err).__name__})") from None
 
 
-def _write(table: JobTable, job: JobSpec, result: TaskResult, folder: Path, summary: Summary, on_event) -> None:
+def _write(table: JobTable, job: JobSpec, result: TaskResult, folder: Path, summary: Summary, on_event: Callable[[BatchEvent], None]) -> None:
     from ..io import save_bytes
 
     try:
@@ -190,7 +190,7 @@ def _write(table: JobTable, job: JobSpec, result: TaskResult, folder: Path, summ
     on_event(BatchEvent("done", job.name, result.worker, seconds=result.seconds))
 
 
-def _failed(table: JobTable, summary: Summary, on_event, name: str, error: str, worker: str) -> None:
+def _failed(table: JobTable, summary: Summary, on_event: Callable[[BatchEvent], None], name: str, error: str, worker: str) -> None:
     table.fail(name, error, final=True)
     summary.failed += 1
     summary.failures.append((name, error))

@@ -12,9 +12,15 @@ import os
 import time
 import traceback
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import PainterlyError
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
+    from ..backbones import Backbone
+    from ..params import StyleParams
 
 
 @dataclass(frozen=True)
@@ -50,7 +56,7 @@ class Painter:
         self._backbones: dict[tuple[str, str, str], Any] = {}
         self._fast: dict[tuple[str, tuple], Any] = {}
 
-    def paint(self, task: Task):
+    def paint(self, task: Task) -> Tensor:
         """The picture of ``task`` as a (1,3,H,W) tensor."""
         from ..io import image_from_bytes
 
@@ -61,7 +67,7 @@ class Painter:
             return self._fast_apply(task, content)
         raise PainterlyError(f"kind: unknown job kind {task.kind!r}")
 
-    def _stylize(self, task: Task, content):
+    def _stylize(self, task: Task, content: Tensor) -> Tensor:
         from ..io import image_from_bytes
         from ..params import StyleParams
         from ..style_transfer import stylize
@@ -70,7 +76,7 @@ class Painter:
         styles = [image_from_bytes(s.data, name=s.name) for s in task.styles]
         return stylize(content, styles, params, backbone=self._backbone(params)).image
 
-    def _backbone(self, params):
+    def _backbone(self, params: StyleParams) -> Backbone:
         from ..backbones import create_backbone
         from ..devices import resolve_device
 
@@ -79,7 +85,7 @@ class Painter:
             self._backbones[key] = create_backbone(params.model, device=resolve_device(params.device), pooling=params.pooling)
         return self._backbones[key]
 
-    def _fast_apply(self, task: Task, content):
+    def _fast_apply(self, task: Task, content: Tensor) -> Tensor:
         from ..fast.apply import FastStylizer
         from ..fast.model_file import style_from_bytes
         from ..fast.settings import ApplySettings

@@ -14,10 +14,8 @@ from .. import __version__
 from ..allocator import tune_malloc
 from ..errors import PainterlyError
 from . import batch, explain, fast, models, search, serve, startup, stylize, tags
-from .common import OneLineArgumentParser
+from .common import EXIT_INTERRUPTED, EXIT_USAGE, OneLineArgumentParser
 
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
 # search: index, search, map; tags: tags, words
 COMMANDS = [stylize, fast, models, serve, explain, search, tags, batch]
 

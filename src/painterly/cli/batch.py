@@ -14,17 +14,22 @@ import sys
 import time
 from pathlib import Path
 
+from ..images import FORMAT_CHOICES
 from ..params import StyleParams
-from .common import add_dataclass_options, dataclass_from_args, sigterm_as_interrupt
+from .common import (
+    EXIT_INTERRUPTED,
+    EXIT_SOME_FAILED,
+    Subparsers,
+    add_dataclass_options,
+    dataclass_from_args,
+    sigterm_as_interrupt,
+)
 
-EXIT_SOME_FAILED = 1
-EXIT_INTERRUPTED = 130
-FORMATS = (".png", ".jpg", ".webp", ".tif")
 # Options of `fast apply` that batch shares with stylize's (--size, --strength, ...) are not repeated.
 SHARED_WITH_STYLE = ("size", "strength", "preserve_colors", "device", "tile_size")
 
 
-def register(subparsers) -> None:
+def register(subparsers: Subparsers) -> None:
     from ..fast.settings import ApplySettings
 
     parser = subparsers.add_parser(
@@ -38,7 +43,7 @@ def register(subparsers) -> None:
     parser.add_argument("--styles", nargs="+", metavar="STYLE", help="paintings, folders, fast style names or .painterly files")
     parser.add_argument("--manifest", metavar="FILE", help="jobs as CSV or JSON lines: content, style, output, settings")
     parser.add_argument("-o", "--output", metavar="OUTDIR", help="folder for the pictures and the job table")
-    parser.add_argument("--format", default=".png", choices=FORMATS, help="file type of the pictures")
+    parser.add_argument("--format", default=".png", choices=FORMAT_CHOICES, help="file type of the pictures")
     parser.add_argument("--workers", type=int, help="worker processes (local; default 1, using every core) or actors (Ray; default: as many as fit)")
     parser.add_argument("--threads", type=int, help="torch threads per local worker (default: cores / workers)")
     parser.add_argument("--retries", type=int, default=2, help="more attempts for a job whose worker died or crashed")

@@ -9,7 +9,29 @@ import signal
 import sys
 import types
 import typing
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol, TypeAlias
+
+# What `register(subparsers)` of each command module receives.
+Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+# Exit codes of every command: 0 done, 1 some files of a folder or batch failed, 2 a refusal
+# (bad input, usage), 130 interrupted by Ctrl-C or SIGTERM (the work so far is kept).
+EXIT_SOME_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class ProgressEvent(Protocol):
+    """What the progress bar reads from an event: optimisation (engine.StepEvent), training
+    (fast.train.TrainEvent) and video (fast.video.VideoProgress) all provide it. Events that also
+    carry ``progress`` (fraction of the work), ``loss`` and ``terms`` show them."""
+
+    @property
+    def step(self) -> int: ...
+
+    @property
+    def total(self) -> int: ...
 
 
 class OneLineArgumentParser(argparse.ArgumentParser):
@@ -23,24 +45,38 @@ class OneLineArgumentParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def add_dataclass_options(parser: argparse.ArgumentParser, cls: type, skip: tuple[str, ...] = ()) -> None:
-    """One --option per dataclass field, with the field's default, help text and choices."""
+def add_dataclass_options(
+    parser: argparse.ArgumentParser, cls: type, skip: tuple[str, ...] = (), *, check_ranges: bool = False
+) -> None:
+    """One --option per dataclass field, with the field's default, help text, choices and metavar.
+
+    ``check_ranges``: numbers outside the field's minimum/maximum fail at parse time, as the
+    option (``--queue: 0 is below the minimum 1``); otherwise the settings' ``validate`` names them.
+    """
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
         if f.name in skip:
             continue
         kind, is_list = _scalar_type(hints[f.name])
-        kwargs: dict[str, object] = {"default": f.default, "help": f.metadata.get("help", ""), "dest": f.name}
-        if kind is not str:
+        option = "--" + f.name.replace("_", "-")
+        kwargs: dict[str, Any] = {"default": f.default, "help": f.metadata.get("help", ""), "dest": f.name}
+        limits = (f.metadata.get("minimum"), f.metadata.get("maximum"))
+        if check_ranges and kind in (int, float) and limits != (None, None):
+            kwargs["type"] = in_range(kind, option, limits)
+        elif kind is not str:
             kwargs["type"] = kind
+        if "metavar" in f.metadata:
+            kwargs["metavar"] = f.metadata["metavar"]
         if "choices" in f.metadata:
             kwargs["choices"] = f.metadata["choices"]
         if is_list:
             kwargs["nargs"] = "+"
-        parser.add_argument("--" + f.name.replace("_", "-"), **kwargs)
+        parser.add_argument(option, **kwargs)
 
 
-def in_range(kind: type, name: str, limits: tuple[float, float], *, also: tuple = ()):
+def in_range(
+    kind: type, name: str, limits: tuple[float | None, float | None], *, also: tuple = ()
+) -> Callable[[str], Any]:
     """An argparse ``type`` that parses ``kind`` and refuses values outside ``limits`` (or in ``also``).
 
     ``--size 100000`` or ``--seed 1e30`` then fail at parse time with one line, before any work.
@@ -48,7 +84,7 @@ def in_range(kind: type, name: str, limits: tuple[float, float], *, also: tuple 
     from ..errors import ParameterError
     from ..params import check_range
 
-    def parse(text: str):
+    def parse(text: str) -> Any:
         try:
             value = kind(text)
         except ValueError:
@@ -65,8 +101,11 @@ def in_range(kind: type, name: str, limits: tuple[float, float], *, also: tuple 
     return parse
 
 
-def dataclass_from_args(cls: type, args: argparse.Namespace):
-    return cls(**{f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if hasattr(args, f.name)})
+T = typing.TypeVar("T")
+
+
+def dataclass_from_args(cls: type[T], args: argparse.Namespace) -> T:
+    return cls(**{f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if hasattr(args, f.name)})  # type: ignore[arg-type]
 
 
 def _scalar_type(hint: object) -> tuple[type, bool]:
@@ -89,12 +128,12 @@ class ProgressBar:
 
     WORK_UNITS = 1000
 
-    def __init__(self, unit: str = "step"):
+    def __init__(self, unit: str = "step") -> None:
         self.unit = unit
-        self.bar = None
+        self.bar: Any = None
         self.by_work = False
 
-    def __call__(self, event) -> None:
+    def __call__(self, event: ProgressEvent) -> None:
         if self.bar is None:
             from tqdm import tqdm
 
@@ -105,13 +144,15 @@ class ProgressBar:
                     bar_format="{percentage:3.0f}%|{bar}| [{elapsed}<{remaining}{postfix}]",
                 )
             else:
-                self.bar = tqdm(total=event.total, unit=self.unit, dynamic_ncols=True, file=sys.stderr)
+                self.bar = tqdm(total=event.total or None, unit=self.unit, dynamic_ncols=True, file=sys.stderr)
         postfix = {f"{self.unit}": f"{event.step}/{event.total}"} if self.by_work else {}
-        if getattr(event, "loss", None) is not None:
-            postfix.update({"loss": f"{event.loss:.4g}", **{k: f"{v:.3g}" for k, v in event.terms.items()}})
+        loss = getattr(event, "loss", None)
+        if loss is not None:
+            terms = getattr(event, "terms", {})
+            postfix.update({"loss": f"{loss:.4g}", **{k: f"{v:.3g}" for k, v in terms.items()}})
         if postfix:
             self.bar.set_postfix(postfix, refresh=False)
-        done = round(event.progress * self.WORK_UNITS) if self.by_work else event.step
+        done = round(getattr(event, "progress", 0.0) * self.WORK_UNITS) if self.by_work else event.step
         self.bar.update(done - self.bar.n)
 
     def close(self) -> None:
@@ -125,7 +166,7 @@ class FileProgress:
 
     def __init__(self, quiet: bool = False) -> None:
         self.quiet = quiet
-        self.bar = None
+        self.bar: Any = None
 
     def __call__(self, done: int, total: int) -> None:
         if self.quiet:
@@ -152,7 +193,7 @@ class FileProgress:
 def sigterm_as_interrupt() -> Iterator[None]:
     """SIGTERM ends a run like Ctrl-C does: the engine stops and the best image so far is kept."""
 
-    def handler(signum, frame):
+    def handler(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, handler)
@@ -160,3 +201,30 @@ def sigterm_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def file_run(quiet: bool) -> Iterator[FileProgress]:
+    """:func:`progress_run` for work over the files of a folder: the bar counts files and prints
+    one warning line per skipped file."""
+    bar = FileProgress(quiet)
+    try:
+        with sigterm_as_interrupt():
+            yield bar
+    finally:
+        bar.close()
+
+
+@contextlib.contextmanager
+def progress_run(quiet: bool, unit: str = "step") -> Iterator[list[Callable[[Any], None]]]:
+    """The one way a command runs long work: the progress bar (none when ``quiet``) as the
+    callbacks to hand the library, SIGTERM treated as Ctrl-C, and the bar closed however the run
+    ends, so the command's last line is never drawn over. The command then reports an interrupted
+    run (the library returns what it has) and exits with EXIT_INTERRUPTED."""
+    bar = None if quiet else ProgressBar(unit)
+    try:
+        with sigterm_as_interrupt():
+            yield [bar] if bar else []
+    finally:
+        if bar:
+            bar.close()

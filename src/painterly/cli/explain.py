@@ -5,11 +5,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ..explain.defaults import DREAM, DREAM_LAYER, INVERT, RANGES, UNITS, UNITS_LAYER
-from ..params import DEVICES
-from .common import FileProgress, ProgressBar, in_range, sigterm_as_interrupt
+from ..params import DEFAULT_MODEL, DEVICES
+
+if TYPE_CHECKING:
+    from ..explain.units import UnitPatches
+from .common import EXIT_INTERRUPTED, Subparsers, file_run, in_range, progress_run
 
 
 class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -19,11 +24,11 @@ class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
         return action.help if action.default is None else super()._get_help_string(action)
 
 
-def _ranged(kind: type, dest: str):
+def _ranged(kind: type, dest: str) -> Callable[[str], Any]:
     return in_range(kind, "--" + dest.replace("_", "-"), RANGES[dest])
 
 
-def register(subparsers) -> None:
+def register(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser(
         "explain",
         help="see what the network sees: top patches of units, reconstructions, DeepDream",
@@ -47,13 +52,13 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 
 def _common(parser: argparse.ArgumentParser, size: int) -> None:
     parser.add_argument("-o", "--output", required=True, help="output image (.png, .jpg, .webp, .tif)")
-    parser.add_argument("--model", default="efficientnet-lite0", help="backbone (see `painterly models`)")
+    parser.add_argument("--model", default=DEFAULT_MODEL, help="backbone (see `painterly models`)")
     parser.add_argument("--size", type=_ranged(int, "size"), default=size, help="long side in pixels the network sees")
     parser.add_argument("--device", default="auto", choices=DEVICES, help="where to run")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
 
 
-def _register_units(commands) -> None:
+def _register_units(commands: Subparsers) -> None:
     p = commands.add_parser(
         "units",
         help="the 9 image patches of a folder that excite each unit of a layer most",
@@ -66,17 +71,17 @@ def _register_units(commands) -> None:
     p.add_argument("--layer", help=f"layer to explain (default: {_per_model(UNITS_LAYER)})")
     p.add_argument("--units", help="comma-separated unit numbers, e.g. 3,17,42 (default: the "
                    "--num-units units with the highest peak activation)")
-    p.add_argument("--num-units", type=_ranged(int, "num_units"), default=UNITS["units"], help="how many units to show without --units")
-    p.add_argument("--top", type=_ranged(int, "top"), default=UNITS["k"], help="patches per unit")
-    p.add_argument("--tile", type=_ranged(int, "tile"), default=UNITS["tile"], help="display size of one patch in pixels")
+    p.add_argument("--num-units", type=_ranged(int, "num_units"), default=UNITS.units, help="how many units to show without --units")
+    p.add_argument("--top", type=_ranged(int, "top"), default=UNITS.k, help="patches per unit")
+    p.add_argument("--tile", type=_ranged(int, "tile"), default=UNITS.tile, help="display size of one patch in pixels")
     p.add_argument("--batch-size", type=_ranged(int, "batch_size"), help="images per forward pass (default: 1 on the CPU, "
                    "where that is fastest per image, else 16)")
     p.add_argument("--metadata", metavar="JSON", help="also write the patches' sources and boxes to this file")
-    _common(p, UNITS["size"])
+    _common(p, UNITS.size)
     p.set_defaults(handler=run_units)
 
 
-def _register_invert(commands) -> None:
+def _register_invert(commands: Subparsers) -> None:
     p = commands.add_parser(
         "invert",
         help="reconstruct an image from one layer's content and from growing sets of style layers",
@@ -91,17 +96,17 @@ def _register_invert(commands) -> None:
                    "(default: stem,b1.dw,b3.dw,b5.dw,b11.dw; VGG: relu1_2 … relu5_2)")
     p.add_argument("--style-layers", help="comma-separated layers, added one at a time for the "
                    "bottom row (default: as content; VGG: relu1_1 … relu5_1)")
-    p.add_argument("--iterations", type=_ranged(int, "iterations"), default=INVERT["iterations"], help="optimisation steps per reconstruction")
-    p.add_argument("--optimizer", default=INVERT["optimizer"], choices=("lbfgs", "adam"))
-    p.add_argument("--tv-weight", type=_ranged(float, "tv_weight"), default=INVERT["tv_weight"], help="smoothness prior on the content "
+    p.add_argument("--iterations", type=_ranged(int, "iterations"), default=INVERT.iterations, help="optimisation steps per reconstruction")
+    p.add_argument("--optimizer", default=INVERT.optimizer, choices=("lbfgs", "adam"))
+    p.add_argument("--tv-weight", type=_ranged(float, "tv_weight"), default=INVERT.tv_weight, help="smoothness prior on the content "
                    "reconstructions (0: none, as in the paper; deep layers then keep the start noise)")
-    p.add_argument("--seed", type=_ranged(int, "seed"), default=INVERT["seed"], help="seed of the starting noise")
-    p.add_argument("--cell", type=_ranged(int, "cell"), default=INVERT["cell"], help="long side of each picture on the sheet")
-    _common(p, INVERT["size"])
+    p.add_argument("--seed", type=_ranged(int, "seed"), default=INVERT.seed, help="seed of the starting noise")
+    p.add_argument("--cell", type=_ranged(int, "cell"), default=INVERT.cell, help="long side of each picture on the sheet")
+    _common(p, INVERT.size)
     p.set_defaults(handler=run_invert)
 
 
-def _register_dream(commands) -> None:
+def _register_dream(commands: Subparsers) -> None:
     p = commands.add_parser(
         "dream",
         help="DeepDream: amplify what a layer (or one unit) sees in an image",
@@ -112,14 +117,14 @@ def _register_dream(commands) -> None:
     p.add_argument("image", help="the photo to dream on")
     p.add_argument("--layer", help=f"layer to amplify (default: {_per_model(DREAM_LAYER)})")
     p.add_argument("--unit", type=_ranged(int, "unit"), help="amplify only this unit (channel) of the layer")
-    p.add_argument("--octaves", type=_ranged(int, "octaves"), default=DREAM["octaves"], help="number of scales, smallest first")
-    p.add_argument("--octave-scale", type=_ranged(float, "octave_scale"), default=DREAM["octave_scale"], help="size ratio between octaves")
-    p.add_argument("--steps", type=_ranged(int, "steps"), default=DREAM["steps"], help="steps per octave")
-    p.add_argument("--strength", type=_ranged(float, "strength"), default=DREAM["strength"],
+    p.add_argument("--octaves", type=_ranged(int, "octaves"), default=DREAM.octaves, help="number of scales, smallest first")
+    p.add_argument("--octave-scale", type=_ranged(float, "octave_scale"), default=DREAM.octave_scale, help="size ratio between octaves")
+    p.add_argument("--steps", type=_ranged(int, "steps"), default=DREAM.steps, help="steps per octave")
+    p.add_argument("--strength", type=_ranged(float, "strength"), default=DREAM.strength,
                    help="step size multiplier (2: twice as strong)")
-    p.add_argument("--jitter", type=_ranged(int, "jitter"), default=DREAM["jitter"], help="largest random shift in pixels")
-    p.add_argument("--seed", type=_ranged(int, "seed"), default=DREAM["seed"], help="seed of the jitter")
-    _common(p, DREAM["size"])
+    p.add_argument("--jitter", type=_ranged(int, "jitter"), default=DREAM.jitter, help="largest random shift in pixels")
+    p.add_argument("--seed", type=_ranged(int, "seed"), default=DREAM.seed, help="seed of the jitter")
+    _common(p, DREAM.size)
     p.set_defaults(handler=run_dream)
 
 
@@ -174,16 +179,12 @@ def run_units(args: argparse.Namespace) -> int:
     # Images of the folder are scaled to --size on their long side: count them as squares.
     check_fits(forward_bytes(args.size**2, args.batch_size or 1, args.model), f"--size {args.size}")
     units = parse_units(args.units) if args.units else args.num_units
-    progress = FileProgress(args.quiet)
-    try:
-        with sigterm_as_interrupt():
-            result = top_patches(
-                args.images, _default_layer(args.layer, args.model, UNITS_LAYER), model=args.model,
-                units=units, k=args.top, size=args.size, batch_size=args.batch_size,
-                device=args.device, progress=progress, warn=progress.warn,
-            )
-    finally:
-        progress.close()
+    with file_run(args.quiet) as progress:
+        result = top_patches(
+            args.images, _default_layer(args.layer, args.model, UNITS_LAYER), model=args.model,
+            units=units, k=args.top, size=args.size, batch_size=args.batch_size,
+            device=args.device, progress=progress, warn=progress.warn,
+        )
     save_image(result.sheet(tile=args.tile), output, protect=[args.images])
     if args.metadata:
         _write_metadata(result, Path(args.metadata))
@@ -193,7 +194,7 @@ def run_units(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write_metadata(result, path: Path) -> None:
+def _write_metadata(result: UnitPatches, path: Path) -> None:
     from ..outputs import write_atomically
 
     data = {
@@ -225,22 +226,16 @@ def run_invert(args: argparse.Namespace) -> int:
     check_display_size(args.cell, "--cell", 16)
     content_layers = _layer_list(args.content_layers, "--content-layers")
     style_layers = _layer_list(args.style_layers, "--style-layers")
-    progress = None if args.quiet else ProgressBar()
-    try:
-        with sigterm_as_interrupt():
-            result = invert(
-                args.image, style_image=args.style_image, model=args.model, size=args.size,
-                content_layers=content_layers, style_layers=style_layers, iterations=args.iterations,
-                optimizer=args.optimizer, tv_weight=args.tv_weight, seed=args.seed, device=args.device,
-                callbacks=[progress] if progress else [],
-            )
-    finally:
-        if progress:
-            progress.close()
+    with progress_run(args.quiet) as bar:
+        result = invert(
+            args.image, style_image=args.style_image, model=args.model, size=args.size,
+            content_layers=content_layers, style_layers=style_layers, iterations=args.iterations,
+            optimizer=args.optimizer, tv_weight=args.tv_weight, seed=args.seed, device=args.device, callbacks=bar,
+        )
     save_image(result.sheet(cell=args.cell), output, protect=inputs)
     if result.stopped == "interrupted":
         print(f"interrupted; wrote the reconstructions finished so far to {output}", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     if not args.quiet:
         print(f"wrote {output} ({len(result.content)} content and {len(result.style)} style "
               f"reconstructions, {result.elapsed:.1f} s)", file=sys.stderr)
@@ -257,22 +252,16 @@ def run_dream(args: argparse.Namespace) -> int:
     check_outputs([output], [args.image])
     _check_memory(args.image, args.size, args.model)
     layer = _default_layer(args.layer, args.model, DREAM_LAYER)
-    progress = None if args.quiet else ProgressBar()
-    try:
-        with sigterm_as_interrupt():
-            result = dream(
-                args.image, layer, unit=args.unit, model=args.model, size=args.size,
-                octaves=args.octaves, octave_scale=args.octave_scale, steps=args.steps,
-                strength=args.strength, jitter=args.jitter, seed=args.seed, device=args.device,
-                callbacks=[progress] if progress else [],
-            )
-    finally:
-        if progress:
-            progress.close()
+    with progress_run(args.quiet) as bar:
+        result = dream(
+            args.image, layer, unit=args.unit, model=args.model, size=args.size,
+            octaves=args.octaves, octave_scale=args.octave_scale, steps=args.steps,
+            strength=args.strength, jitter=args.jitter, seed=args.seed, device=args.device, callbacks=bar,
+        )
     save_image(result.image, output, protect=[args.image])
     if result.stopped == "interrupted":
         print(f"interrupted after {result.steps} steps; wrote the image so far to {output}", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     if not args.quiet:
         what = f"unit {args.unit} of {layer}" if args.unit is not None else layer
         print(f"wrote {output} ({what}: mean square activation {result.start_score:.3g} -> "

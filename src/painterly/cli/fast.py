@@ -4,21 +4,30 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from ..fast.settings import SMOOTHING
+from ..images import FORMAT_CHOICES
 from ..params import DEVICES, PRESERVE_COLORS
+
+if TYPE_CHECKING:
+
+    from ..fast.folders import Job
 from .common import (
-    ProgressBar,
+    EXIT_INTERRUPTED,
+    EXIT_SOME_FAILED,
+    Subparsers,
     add_dataclass_options,
     dataclass_from_args,
     in_range,
+    progress_run,
     sigterm_as_interrupt,
 )
 
-EXIT_SOME_FAILED = 1
 
-
-def register(subparsers) -> None:
+def register(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser(
         "fast", help="train a style network once, then apply it to photos, folders and videos in a blink",
         description="Feed-forward styles (Johnson et al. 2016): `train` once per style, then `apply`.",
@@ -31,7 +40,7 @@ def register(subparsers) -> None:
     parser.set_defaults(handler=lambda args: _usage(parser))
 
 
-def _ranged(kind: type, dest: str, also: tuple = ()):
+def _ranged(kind: type, dest: str, also: tuple = ()) -> Callable[[str], Any]:
     from ..fast.settings import APPLY_RANGES
 
     return in_range(kind, "--" + dest.replace("_", "-"), APPLY_RANGES[dest], also=also)
@@ -45,7 +54,7 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 # -- train ------------------------------------------------------------------------------------
 
 
-def _register_train(commands) -> None:
+def _register_train(commands: Subparsers) -> None:
     from ..fast.settings import TrainSettings
 
     parser = commands.add_parser(
@@ -69,7 +78,6 @@ def _register_train(commands) -> None:
 def run_train(args: argparse.Namespace) -> int:
     from ..callbacks import EveryNSteps
     from ..errors import ParameterError
-    from ..fast.folders import IMAGE_SUFFIXES
     from ..fast.model_file import (
         SUFFIX,
         checkpoint_to_bytes,
@@ -78,6 +86,7 @@ def run_train(args: argparse.Namespace) -> int:
     )
     from ..fast.settings import TrainSettings
     from ..fast.train import Trainer, load_photos
+    from ..images import image_files
     from ..io import load_image, save_bytes, save_image
     from ..outputs import check_outputs
 
@@ -90,14 +99,14 @@ def run_train(args: argparse.Namespace) -> int:
     folder = Path(args.images)
     if not folder.is_dir():
         raise ParameterError(f"images: {folder} is not a folder")
-    paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))
+    paths = image_files(folder)
     if not paths:
         raise ParameterError(f"images: no image files in {folder}")
     # The network, its checkpoint and its preview must not replace the artwork or a photo.
     check_outputs([output, checkpoint_path, preview_path], [args.style, *paths])
     style_image = load_image(args.style)
-    photos, skipped = load_photos(paths)
-    for path, reason in skipped:
+    photos, skipped = load_photos([str(p) for p in paths])
+    for _path, reason in skipped:
         print(f"painterly: warning: skipping {reason}", file=sys.stderr)
     trainer = Trainer(style_image, photos, settings, style_name=args.name or output.stem)
     if args.resume:
@@ -105,23 +114,16 @@ def run_train(args: argparse.Namespace) -> int:
             raise ParameterError(f"resume: no checkpoint {checkpoint_path} to resume from")
         trainer.resume(read_checkpoint(checkpoint_path))
 
-    def checkpoint(_event=None) -> None:
+    def checkpoint(_event: object = None) -> None:
         save_bytes(checkpoint_to_bytes(trainer.checkpoint()), checkpoint_path, protect=[args.style])
 
-    callbacks = []
-    progress = None if args.quiet else ProgressBar()
-    if progress:
-        callbacks.append(progress)
+    callbacks: list = []
     if args.preview_every > 0:
-        callbacks.append(EveryNSteps(args.preview_every, lambda e: save_image(e.preview(), preview_path, protect=[args.style])))
+        callbacks.append(EveryNSteps(args.preview_every, lambda e: save_image(e.preview(), preview_path, protect=[args.style])))  # type: ignore[attr-defined]  # a TrainEvent
     if args.checkpoint_every > 0:
         callbacks.append(EveryNSteps(args.checkpoint_every, checkpoint))
-    try:
-        with sigterm_as_interrupt():
-            stopped = trainer.run(callbacks)
-    finally:
-        if progress:
-            progress.close()
+    with progress_run(args.quiet) as bar:
+        stopped = trainer.run([*bar, *callbacks])
     checkpoint()
     info = {"style_file": Path(args.style).name, "photos": len(photos)}
     save_bytes(style_to_bytes(trainer.style(info)), output, protect=[args.style, *paths])
@@ -130,7 +132,7 @@ def run_train(args: argparse.Namespace) -> int:
             f"interrupted at step {trainer.step}: wrote the network so far to {output}; "
             f"continue with --resume (checkpoint {checkpoint_path})", file=sys.stderr,
         )
-        return 130
+        return EXIT_INTERRUPTED
     if not args.quiet:
         print(f"wrote {output} ({trainer.step} steps, {trainer.elapsed / 60:.1f} min)", file=sys.stderr)
     return 0
@@ -139,7 +141,7 @@ def run_train(args: argparse.Namespace) -> int:
 # -- apply ------------------------------------------------------------------------------------
 
 
-def _register_apply(commands) -> None:
+def _register_apply(commands: Subparsers) -> None:
     from ..fast.settings import RUNTIMES
 
     parser = commands.add_parser(
@@ -157,8 +159,8 @@ def _register_apply(commands) -> None:
     parser.add_argument("--runtime", default="auto", choices=RUNTIMES, help="auto: ONNX Runtime on a CPU (faster there), PyTorch on a GPU")
     parser.add_argument("--device", default="auto", choices=DEVICES, help="device of the torch runtime")
     parser.add_argument("--tile-size", type=_ranged(int, "tile_size"), default=2048, help="larger images are painted in overlapping tiles")
-    parser.add_argument("--smoothing", type=_ranged(float, "smoothing"), default=0.5, help="videos: 0 off … 0.9 strong flicker reduction")
-    parser.add_argument("--format", default=None, choices=(".png", ".jpg", ".webp", ".tif"), help="suffix of images written into a folder (default: keep the input's)")
+    parser.add_argument("--smoothing", type=_ranged(float, "smoothing"), default=SMOOTHING, help="videos: 0 off … 0.9 strong flicker reduction")
+    parser.add_argument("--format", default=None, choices=FORMAT_CHOICES, help="suffix of images written into a folder (default: keep the input's)")
     parser.add_argument("--overwrite", action="store_true", help="redo files whose output already exists")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress or summary")
     parser.set_defaults(handler=run_apply, needs_torch=False)
@@ -169,10 +171,11 @@ def run_apply(args: argparse.Namespace) -> int:
     # by ONNX Runtime from a cached graph, and importing torch would take longer than painting.
     from ..errors import PainterlyError, ParameterError
     from ..fast.folders import VIDEO_SUFFIXES, is_video, plan_jobs
+    from ..images import MIN_SIDE
     from ..outputs import check_outputs
 
-    if args.size and args.size < 32:
-        raise ParameterError(f"size: {args.size} is below the minimum 32")
+    if args.size and args.size < MIN_SIDE:
+        raise ParameterError(f"size: {args.size} is below the minimum {MIN_SIDE}", field="size")
     if not 0.0 <= args.smoothing <= 0.9:  # checked before any file is touched (as TemporalSmoother does)
         raise ParameterError(f"smoothing: {args.smoothing} is not in [0, 0.9]")
     paint = _Painters(args)
@@ -269,7 +272,7 @@ def _onnx_cache_dir() -> Path | None:
     return Path(base) / "painterly" / "fast"
 
 
-def _apply_one(paint: _Painters, job, args: argparse.Namespace) -> None:
+def _apply_one(paint: _Painters, job: Job, args: argparse.Namespace) -> None:
     import time
 
     from ..outputs import prepare_directory
@@ -288,14 +291,10 @@ def _apply_one(paint: _Painters, job, args: argparse.Namespace) -> None:
         from ..fast.video import stylize_video
 
         prepare_directory(job.target)
-        bar = None if args.quiet else ProgressBar(unit="frame")
-        try:
+        with progress_run(args.quiet, unit="frame") as bar:
             frames = stylize_video(job.source, job.target, paint.torch(), size=args.size, smoothing=args.smoothing,
-                                   on_progress=bar and (lambda p: bar(_as_step(p))),
+                                   on_progress=bar[0] if bar else None,
                                    check_shape=lambda hw: output_shape(hw, args.size, args.tile_size, str(job.source)))
-        finally:
-            if bar:
-                bar.close()
         detail = f"{frames} frames"
     else:
         from ..io import load_image, resize_to, save_image
@@ -319,16 +318,10 @@ def _painted_shape(source: Path, args: argparse.Namespace) -> tuple[int, int]:
     return output_shape((h, w), args.size, args.tile_size, str(source))
 
 
-def _as_step(progress):
-    from types import SimpleNamespace
-
-    return SimpleNamespace(step=progress.frame, total=progress.total or None)
-
-
 # -- export, list -----------------------------------------------------------------------------
 
 
-def _register_export(commands) -> None:
+def _register_export(commands: Subparsers) -> None:
     parser = commands.add_parser(
         "export", help="write a style as an ONNX model",
         description="Write MODEL as ONNX (opset 17). Its input is a (1,3,H,W) float image in [0,1], "
@@ -356,7 +349,7 @@ def run_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _register_list(commands) -> None:
+def _register_list(commands: Subparsers) -> None:
     parser = commands.add_parser("list", help="list the styles shipped with painterly")
     parser.set_defaults(handler=run_list)
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 
+from .common import Subparsers
 
-def register(subparsers) -> None:
+
+def register(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser("models", help="list the backbones, their layers and where their weights come from")
     parser.add_argument("name", nargs="?", help="show every layer of this backbone with channels, stride and receptive field")
     parser.set_defaults(handler=run)

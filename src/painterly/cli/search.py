@@ -9,18 +9,19 @@ import sys
 from pathlib import Path
 
 from ..errors import ParameterError
-from .common import FileProgress, sigterm_as_interrupt
+from ..images import IMAGE_SUFFIXES
+from .common import EXIT_INTERRUPTED, FileProgress, Subparsers, file_run
 
 EXIT_SKIPPED = 1  # indexing finished, but some files could not be read
 
 
-def register(subparsers) -> None:
+def register(subparsers: Subparsers) -> None:
     _register_index(subparsers)
     _register_search(subparsers)
     _register_map(subparsers)
 
 
-def _register_index(subparsers) -> None:
+def _register_index(subparsers: Subparsers) -> None:
     p = subparsers.add_parser(
         "index", help="index a folder of images for search by style, content or words",
         description="Compute per image a content and a style vector, ImageNet tags and a thumbnail, and "
@@ -36,7 +37,7 @@ def _register_index(subparsers) -> None:
     p.set_defaults(handler=run_index)
 
 
-def _register_search(subparsers) -> None:
+def _register_search(subparsers: Subparsers) -> None:
     p = subparsers.add_parser(
         "search", help="find indexed images like an image (style or content) or showing some words",
         description="Nearest images by cosine similarity. --words maps the words to ImageNet classes (tags, not "
@@ -58,7 +59,7 @@ def _register_search(subparsers) -> None:
     p.set_defaults(handler=run_search)
 
 
-def _register_map(subparsers) -> None:
+def _register_map(subparsers: Subparsers) -> None:
     p = subparsers.add_parser(
         "map", help="lay out an indexed collection in 2-D by style or content (t-SNE), with thumbnails",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -93,18 +94,15 @@ def run_index(args: argparse.Namespace) -> int:
     from ..search import default_database, index_folder
 
     db = Path(args.db) if args.db else default_database(args.folder)
-    if db.suffix.lower() in (".jpg", ".jpeg", ".png", ".webp", ".gif", ".tif", ".tiff", ".bmp"):
+    if db.suffix.lower() in IMAGE_SUFFIXES:
         raise ParameterError(f"--db {db}: looks like an image; the index is an SQLite file (e.g. index.sqlite)")
-    progress = FileProgress(args.quiet)
     try:
-        with sigterm_as_interrupt():
+        with file_run(args.quiet) as progress:
             report = index_folder(args.folder, db, rebuild=args.rebuild, device=args.device,
                                   progress=progress, warn=progress.warn)
     except KeyboardInterrupt:
-        progress.close()
         print(f"painterly: interrupted; what was indexed is kept in {db}: run again to finish", file=sys.stderr)
-        return 130
-    progress.close()
+        return EXIT_INTERRUPTED
     if not args.quiet:
         print(f"{report.database}: {report.total - len(report.skipped)} images indexed ({len(report.added)} new, "
               f"{len(report.updated)} changed, {len(report.removed)} removed, {report.unchanged} unchanged)",

@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from .._quiet_start import _exit_quietly
 from ..threads import busy_cores, plan_threads, usable_cpus
 
-EXIT_INTERRUPTED = 130
 THREADS_ENV = "PAINTERLY_THREADS"  # a number, or "auto"
 WAIT_POLICY_ENV = "PAINTERLY_WAIT_POLICY"  # active, passive or auto
 

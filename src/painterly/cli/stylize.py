@@ -5,18 +5,16 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..params import INITS, MAX_STEPS, StyleParams
-from .common import (
-    ProgressBar,
-    add_dataclass_options,
-    dataclass_from_args,
-    in_range,
-    sigterm_as_interrupt,
-)
+
+if TYPE_CHECKING:
+    from torch import Tensor
+from .common import EXIT_INTERRUPTED, Subparsers, add_dataclass_options, dataclass_from_args, in_range, progress_run
 
 
-def register(subparsers) -> None:
+def register(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser(
         "stylize",
         help="paint a content image in the style of one or more style images",
@@ -42,6 +40,7 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     # Imported here so `painterly --help` stays quick.
     from ..callbacks import EarlyStopping, EveryNSteps
+    from ..engine import Callback
     from ..io import check_output_path, save_image
     from ..outputs import check_outputs
     from ..style_transfer import stylize
@@ -54,29 +53,22 @@ def run(args: argparse.Namespace) -> int:
     check_output_path(output, bit_depth=args.bit_depth, protect=inputs)
     check_outputs([output], inputs)
 
-    def save(image, path: Path) -> None:
+    def save(image: Tensor, path: Path) -> None:
         save_image(image, path, bit_depth=args.bit_depth, protect=inputs)
 
-    callbacks = []
-    progress = None if args.quiet else ProgressBar()
-    if progress:
-        callbacks.append(progress)
+    callbacks: list[Callback] = []
     if args.save_every > 0:
         callbacks.append(EveryNSteps(args.save_every, lambda e: save(e.image(), snapshot_path(output, e.step))))
     if args.early_stop > 0:
         callbacks.append(EarlyStopping(patience=args.early_stop))
 
-    try:
-        with sigterm_as_interrupt():
-            result = stylize(args.content, args.styles, params, callbacks=callbacks, masks=args.masks)
-    finally:
-        if progress:
-            progress.close()
+    with progress_run(args.quiet) as bar:
+        result = stylize(args.content, args.styles, params, callbacks=[*bar, *callbacks], masks=args.masks)
     save(result.image, output)
     h, w = result.image.shape[-2:]
     if result.stopped == "interrupted":
         print(f"interrupted after {result.steps} steps; wrote the best image so far to {output}", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     if not args.quiet:
         print(f"wrote {output} ({w}x{h} px, {result.steps} steps, {result.elapsed:.1f} s)", file=sys.stderr)
     return 0

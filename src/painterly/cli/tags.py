@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 
+from .common import Subparsers
 from .search import check_range
 
 
-def register(subparsers) -> None:
+def register(subparsers: Subparsers) -> None:
     p = subparsers.add_parser(
         "tags", help="the ImageNet classes the network sees in images, with probabilities",
         description="Tags, not captions: the top classes of EfficientNet-Lite0's 1000 ImageNet classes.",

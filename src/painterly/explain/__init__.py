@@ -9,6 +9,8 @@ All three return tensors (and metadata) rather than writing files, for use in no
     out = dream("tubingen.jpg", "b10.out").image
 """
 
+from typing import Any
+
 from .defaults import DREAM_LAYER, INVERT_LAYERS, UNITS_LAYER
 
 # Torch loads on first use, so the CLI can read the defaults for --help quickly. (The modules are
@@ -21,7 +23,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     if name in _LAZY:
         import importlib
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 
 import torch
@@ -11,10 +10,10 @@ from torch import Tensor
 from ..backbones import Backbone, create_backbone
 from ..devices import resolve_device
 from ..errors import ParameterError
+from ..images import MIN_SIDE, check_shape
 from ..io import load_image, resize_to
 
 ImageLike = Tensor | str | os.PathLike
-MIN_SIDE = 32  # as in style transfer: below this the deep taps have no spatial extent left
 
 
 def as_image(image: ImageLike, what: str = "image") -> Tensor:
@@ -67,19 +66,6 @@ def fit_size(hw: tuple[int, int], long_side: int, multiple: int = 1) -> tuple[in
     scale = long_side / max(h, w)
     m = max(1, multiple)
     return max(m, round(h * scale / m) * m), max(m, round(w * scale / m) * m)
-
-
-def check_shape(hw: tuple[int, int], long_side: int, what: str) -> None:
-    """Refuse images the network cannot see at this size (an 8x8 icon, a 100:1 strip)."""
-    h, w = hw
-    if min(h, w) < MIN_SIDE:
-        raise ParameterError(f"{what}: {w}x{h} px is too small; both sides must be at least {MIN_SIDE} px")
-    short = math.floor(min(h, w) * long_side / max(h, w))
-    if short < MIN_SIDE:
-        raise ParameterError(
-            f"{what}: {w}x{h} px has a short side of {short} px at {long_side} px long side; "
-            f"it must be at least {MIN_SIDE} px (use a larger size or a less extreme aspect ratio)"
-        )
 
 
 def prepared(image: Tensor, long_side: int, multiple: int, what: str) -> Tensor:

@@ -25,6 +25,7 @@ from torch import Tensor
 from ..backbones import Backbone
 from ..engine import Callback, RunClock, StopReason, optimize_image
 from ..errors import ParameterError
+from ..params import DEFAULT_MODEL
 from .common import (
     MIN_SIDE,
     ImageLike,
@@ -88,14 +89,14 @@ def dream(
     layer: str,
     *,
     unit: int | None = None,
-    model: str | Backbone = "efficientnet-lite0",
-    size: int = DREAM["size"],
-    octaves: int = DREAM["octaves"],
-    octave_scale: float = DREAM["octave_scale"],
-    steps: int = DREAM["steps"],
-    strength: float = DREAM["strength"],
-    jitter: int = DREAM["jitter"],
-    seed: int = DREAM["seed"],
+    model: str | Backbone = DEFAULT_MODEL,
+    size: int = DREAM.size,
+    octaves: int = DREAM.octaves,
+    octave_scale: float = DREAM.octave_scale,
+    steps: int = DREAM.steps,
+    strength: float = DREAM.strength,
+    jitter: int = DREAM.jitter,
+    seed: int = DREAM.seed,
     device: str | torch.device = "auto",
     callbacks: Iterable[Callback] = (),
 ) -> DreamResult:

@@ -21,6 +21,7 @@ from .. import losses
 from ..backbones import Backbone
 from ..engine import Callback, RunClock, StopReason, optimize_image
 from ..errors import ParameterError
+from ..params import DEFAULT_MODEL
 from .common import (
     ImageLike,
     as_image,
@@ -56,7 +57,7 @@ class InversionResult:
     stopped: StopReason = "finished"
     elapsed: float = 0.0
 
-    def sheet(self, cell: int = INVERT["cell"]) -> Tensor:
+    def sheet(self, cell: int = INVERT.cell) -> Tensor:
         """Contact sheet: top row content of each layer, bottom row style of growing layer sets."""
         from .sheet import inversion_sheet
 
@@ -67,14 +68,14 @@ def invert(
     image: ImageLike,
     *,
     style_image: ImageLike | None = None,
-    model: str | Backbone = "efficientnet-lite0",
-    size: int = INVERT["size"],
+    model: str | Backbone = DEFAULT_MODEL,
+    size: int = INVERT.size,
     content_layers: Sequence[str] | None = None,
     style_layers: Sequence[str] | None = None,
-    iterations: int = INVERT["iterations"],
-    optimizer: str = INVERT["optimizer"],
-    tv_weight: float = INVERT["tv_weight"],
-    seed: int = INVERT["seed"],
+    iterations: int = INVERT.iterations,
+    optimizer: str = INVERT.optimizer,
+    tv_weight: float = INVERT.tv_weight,
+    seed: int = INVERT.seed,
     device: str | torch.device = "auto",
     callbacks: Iterable[Callback] = (),
 ) -> InversionResult:

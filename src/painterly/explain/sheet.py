@@ -12,6 +12,7 @@ from torch import Tensor
 from ..errors import ParameterError
 from ..io import to_pil, to_tensor
 from .defaults import INVERT, UNITS
+from .windows import tile_square
 
 if TYPE_CHECKING:
     from .inversion import InversionResult
@@ -21,6 +22,8 @@ BACKGROUND = (255, 255, 255)
 EMPTY = (200, 200, 200)  # a slot with no patch (fewer images than k)
 TEXT = (20, 20, 20)
 GAP = 10
+
+Font = ImageFont.ImageFont | ImageFont.FreeTypeFont
 
 
 def check_display_size(value: int, name: str, minimum: int = 8) -> int:
@@ -62,7 +65,7 @@ def labelled_grid(
     return sheet
 
 
-def _wrap(draw: ImageDraw.ImageDraw, text: str, font, width: int) -> list[str]:
+def _wrap(draw: ImageDraw.ImageDraw, text: str, font: Font, width: int) -> list[str]:
     """Greedy word wrap to ``width`` pixels (a word too long for a line is shortened)."""
     lines: list[str] = []
     for word in text.split():
@@ -73,7 +76,7 @@ def _wrap(draw: ImageDraw.ImageDraw, text: str, font, width: int) -> list[str]:
     return lines
 
 
-def _fit(draw: ImageDraw.ImageDraw, text: str, font, width: int) -> str:
+def _fit(draw: ImageDraw.ImageDraw, text: str, font: Font, width: int) -> str:
     """Shorten ``text`` with an ellipsis until it fits ``width`` pixels."""
     if draw.textlength(text, font=font) <= width:
         return text
@@ -88,7 +91,7 @@ def scaled(im: Image.Image, longest: int, pixelated: bool = False) -> Image.Imag
     size = (max(1, round(im.width * scale)), max(1, round(im.height * scale)))
     if size == im.size:
         return im
-    return im.resize(size, Image.NEAREST if pixelated and scale > 1 else Image.LANCZOS)
+    return im.resize(size, Image.Resampling.NEAREST if pixelated and scale > 1 else Image.Resampling.LANCZOS)
 
 
 def tile_side(window_side: int, tile: int) -> int:
@@ -110,12 +113,10 @@ def _mosaic(patches: Sequence[Patch], slots: int, side: int) -> Image.Image:
     return out
 
 
-def unit_sheet(result: UnitPatches, tile: int = UNITS["tile"], columns: int | None = None) -> Tensor:
+def unit_sheet(result: UnitPatches, tile: int = UNITS.tile, columns: int | None = None) -> Tensor:
     """One 3x3 mosaic per unit, labelled with the unit number and its peak activation."""
     check_display_size(tile, "tile")
     slots = max((len(p) for p in result.patches.values()), default=1) or 1
-    from .units import tile_square
-
     windows = [tile_square(p.window, p.box).side for ps in result.patches.values() for p in ps]
     side = tile_side(max(windows, default=tile), tile)
     cells = [
@@ -134,7 +135,7 @@ def image_cells(images: Sequence[tuple[Tensor, str]], longest: int) -> list[tupl
     return [(scaled(to_pil(t.clamp(0, 1)), longest), label) for t, label in images]
 
 
-def inversion_sheet(result: InversionResult, cell: int = INVERT["cell"]) -> Tensor:
+def inversion_sheet(result: InversionResult, cell: int = INVERT.cell) -> Tensor:
     """Two rows as in Gatys et al. Fig. 1: the target, then one reconstruction per layer (set)."""
     check_display_size(cell, "cell", 16)
     content = [(result.image, result.labels[0])]

@@ -11,73 +11,25 @@ from __future__ import annotations
 
 import os
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import cast
 
 import torch
 from torch import Tensor, nn
 
 from ..backbones import Backbone, LayerInfo
 from ..errors import ImageError, PainterlyError, ParameterError
+from ..images import list_images
+from ..params import DEFAULT_MODEL
 from .common import as_image, check_size, device_of, get_backbone, prepared
 from .defaults import UNITS
 from .topk import TopK
+from .windows import Window, receptive_window, tile_square
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".tif", ".tiff", ".bmp", ".ppm", ".tga", ".qoi",
-                  ".avif", ".mpo")
 GREY = 0.5  # fills the part of a receptive field that lies outside the image
 
 Source = str | os.PathLike | Tensor
-
-
-@dataclass(frozen=True)
-class Window:
-    """A square of input pixels: rows top..top+side-1, columns left..left+side-1 (may leave the image)."""
-
-    top: int
-    left: int
-    side: int
-
-    def clipped(self, hw: tuple[int, int]) -> tuple[int, int, int, int]:
-        """(top, left, bottom, right), bottom/right exclusive, of the part inside an image of size hw."""
-        h, w = hw
-        return (max(self.top, 0), max(self.left, 0),
-                min(self.top + self.side, h), min(self.left + self.side, w))
-
-
-def receptive_window(info: LayerInfo, row: int, col: int, hw: tuple[int, int]) -> Window:
-    """The input pixels that unit (row, col) of layer ``info`` can see, in an image of size hw.
-
-    Unit i's field is centred on ``offset + i * stride`` and ``receptive_field`` pixels wide. A
-    global layer (logits) sees the whole image: its window is the image's bounding square.
-    """
-    h, w = hw
-    if info.stride == 0:
-        longest = max(h, w)
-        return Window((h - longest) // 2, (w - longest) // 2, longest)
-    half = (info.receptive_field - 1) / 2
-    # The field recurrence keeps these whole numbers; round() only removes float noise.
-    return Window(round(info.offset + row * info.stride - half),
-                  round(info.offset + col * info.stride - half), info.receptive_field)
-
-
-def tile_square(window: Window, box: tuple[int, int, int, int]) -> Window:
-    """The square shown for a patch: just big enough for the clipped box, inside the window,
-    as centred on the unit as that allows.
-
-    Deep fields are far larger than the image (b11.dw of EfficientNet-Lite0 sees 403 px); a tile
-    of the whole field would show a small picture lost in grey. Near a border this keeps the
-    grey on the side where the field leaves the image, so the unit still sits mid-tile.
-    """
-    top, left, bottom, right = box
-    side = max(bottom - top, right - left)
-
-    def start(lo: int, hi: int, window_lo: int) -> int:
-        centred = window_lo + (window.side - side) // 2
-        return min(max(centred, hi - side), lo)
-
-    return Window(start(top, bottom, window.top), start(left, right, window.left), side)
 
 
 @dataclass(frozen=True)
@@ -116,28 +68,11 @@ class UnitPatches:
     images_seen: int
     skipped: list[str] = field(default_factory=list)  # one line per file that was left out
 
-    def sheet(self, tile: int = UNITS["tile"], columns: int | None = None) -> Tensor:
+    def sheet(self, tile: int = UNITS.tile, columns: int | None = None) -> Tensor:
         """The labelled grid of 3x3 tiles, one per unit, as a (1, 3, H, W) image."""
         from .sheet import unit_sheet
 
         return unit_sheet(self, tile=tile, columns=columns)
-
-
-def list_images(folder: str | os.PathLike) -> list[Path]:
-    """Image files (by suffix) under ``folder``, recursively, sorted; hidden entries left out."""
-    root = Path(folder)
-    if not root.exists():
-        raise ImageError(f"{root}: no such folder")
-    if not root.is_dir():
-        raise ImageError(f"{root}: not a folder (give a folder of images)")
-    found = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        found += [Path(dirpath, f) for f in sorted(filenames)
-                  if not f.startswith(".") and f.lower().endswith(IMAGE_SUFFIXES)]
-    if not found:
-        raise ImageError(f"{root}: no image files in this folder (looked for {', '.join(IMAGE_SUFFIXES[:5])}, …)")
-    return found
 
 
 def parse_units(spec: str) -> list[int]:
@@ -155,10 +90,10 @@ def top_patches(
     images: str | os.PathLike | Sequence[Source],
     layer: str,
     *,
-    model: str | Backbone = "efficientnet-lite0",
-    units: int | Sequence[int] = UNITS["units"],
-    k: int = UNITS["k"],
-    size: int = UNITS["size"],
+    model: str | Backbone = DEFAULT_MODEL,
+    units: int | Sequence[int] = UNITS.units,
+    k: int = UNITS.k,
+    size: int = UNITS.size,
     batch_size: int | None = None,
     device: str | torch.device = "auto",
     progress: Callable[[int, int], None] | None = None,
@@ -179,7 +114,7 @@ def top_patches(
         raise ParameterError(f"k (patches per unit): must be at least 1, got {k}")
     if batch_size is not None and batch_size < 1:
         raise ParameterError(f"batch_size: must be at least 1, got {batch_size}")
-    sources: list[Source] = list_images(images) if isinstance(images, (str, os.PathLike)) else list(images)
+    sources: list[Source] = [*list_images(images)] if isinstance(images, (str, os.PathLike)) else list(images)
     if not sources:
         raise ParameterError("images: the list of images is empty")
     net = get_backbone(model, device, [layer])
@@ -258,7 +193,7 @@ def _check_units(units: int | Sequence[int], info: LayerInfo) -> int | list[int]
         if units < 1:
             raise ParameterError(f"units: need at least 1, got {units}")
         return min(units, info.channels)
-    chosen = list(dict.fromkeys(units))  # drop repeats, keep order
+    chosen = list(dict.fromkeys(cast(Sequence[int], units)))  # drop repeats, keep order
     if not chosen:
         raise ParameterError("units: give at least one unit number")
     bad = [u for u in chosen if not isinstance(u, int) or not 0 <= u < info.channels]
@@ -279,7 +214,10 @@ def _load(source: Source, index: int, size: int, stride: int) -> Tensor:
     return prepared(as_image(source, what), size, max(stride, 1), what)
 
 
-def _batches(sources, size, stride, batch_size, skipped, warn, progress):
+def _batches(
+    sources: Sequence[Source], size: int, stride: int, batch_size: int, skipped: list[str],
+    warn: Callable[[str], None] | None, progress: Callable[[int, int], None] | None,
+) -> Iterator[tuple[int, Tensor]]:
     """Yield (index of first image, (B,3,H,W) batch): consecutive readable images of equal size."""
     pending: list[Tensor] = []
     first = 0
@@ -308,7 +246,10 @@ def _batches(sources, size, stride, batch_size, skipped, warn, progress):
         yield first, torch.cat(pending)
 
 
-def _crop_patches(top, units, sources, size, info, warn, skipped) -> dict[int, list[Patch]]:
+def _crop_patches(
+    top: TopK, units: list[int], sources: Sequence[Source], size: int, info: LayerInfo,
+    warn: Callable[[str], None] | None, skipped: list[str],
+) -> dict[int, list[Patch]]:
     """Second pass: read each image that holds a kept patch once, and cut all its patches."""
     wanted: dict[int, list[tuple[int, int, float, int, int]]] = {}
     for unit in units:

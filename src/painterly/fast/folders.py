@@ -8,12 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ParameterError
+from ..images import IMAGE_SUFFIXES, WRITABLE_SUFFIXES, image_files
 from ..outputs import file_identity
 
+# Inputs painterly can read but not write (GIF, BMP, ...) are written as PNG unless --format says otherwise.
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v")
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif")
-# Inputs painterly can read but not write (GIF, BMP) are written as PNG unless --format says otherwise.
-WRITABLE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff")
 
 
 def is_video(path: str | os.PathLike) -> bool:
@@ -61,11 +60,7 @@ def plan_jobs(inputs: Iterable[str | os.PathLike], output: str | os.PathLike, im
 
 
 def _media_files(folder: Path) -> Iterable[Path]:
-    for root, dirs, files in os.walk(folder):
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
-        for name in files:
-            if not name.startswith(".") and Path(name).suffix.lower() in IMAGE_SUFFIXES + VIDEO_SUFFIXES:
-                yield Path(root) / name
+    return image_files(folder, IMAGE_SUFFIXES + VIDEO_SUFFIXES)
 
 
 def _renamed(target: Path, image_suffix: str | None) -> Path:

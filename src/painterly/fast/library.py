@@ -22,7 +22,7 @@ def shipped_styles() -> dict[str, Path]:
     found = {}
     for entry in folder.iterdir():
         if entry.name.endswith(SUFFIX):
-            found[entry.name[: -len(SUFFIX)]] = Path(os.fspath(entry))
+            found[entry.name[: -len(SUFFIX)]] = Path(str(entry))
     return dict(sorted(found.items()))
 
 

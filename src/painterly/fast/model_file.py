@@ -110,7 +110,7 @@ def checkpoint_to_bytes(state: dict[str, Any]) -> bytes:
 
 def _read(source: str | os.PathLike | io.BytesIO, expected: str, path: str | os.PathLike | None = None) -> dict[str, Any]:
     """``path`` names the file in messages when ``source`` is a buffer of its bytes."""
-    path = source if path is None else path
+    path = path if path is not None else source if not isinstance(source, io.BytesIO) else "buffer"
     what = "painterly style" if expected == FORMAT else "painterly training checkpoint"
     try:
         payload = torch.load(source, map_location="cpu", weights_only=True)

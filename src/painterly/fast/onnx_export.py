@@ -25,7 +25,7 @@ class _Padded(nn.Module):
         self.network = network
 
     def forward(self, padded: torch.Tensor) -> torch.Tensor:
-        return self.network.padded_forward(padded)
+        return self.network.padded_forward(padded)  # type: ignore[operator]  # a TransformNet method
 
 
 def onnx_bytes(style: FastStyle) -> bytes:
@@ -38,7 +38,8 @@ def onnx_bytes(style: FastStyle) -> bytes:
         # and handles this plain convolutional graph exactly.
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            _Padded(network), (example,), buffer, input_names=[INPUT], output_names=[OUTPUT],
+            _Padded(network), (example,), buffer,  # type: ignore[arg-type]  # a file object works
+            input_names=[INPUT], output_names=[OUTPUT],
             dynamic_axes={INPUT: {0: "batch", 2: "height", 3: "width"}, OUTPUT: {0: "batch", 2: "height", 3: "width"}},
             opset_version=OPSET, dynamo=False,
         )

@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ParameterError
+from ..images import MIN_SIDE
 from ..params import (
     COLOR_STATISTICS,
+    DEFAULT_MODEL,
     DEVICES,
     MAX_SEED,
     MAX_SIZE,
@@ -23,7 +25,9 @@ from ..params import (
 RUNTIMES = ("auto", "torch", "onnx")
 # (minimum, maximum) of the numeric options of `fast apply`, checked before any file is touched;
 # size 0 means "as they are" and is allowed besides the range.
-APPLY_RANGES = {"strength": (0.0, 1.0), "size": (32, MAX_SIZE), "tile_size": (128, MAX_SIZE), "smoothing": (0.0, 0.9)}
+APPLY_RANGES = {"strength": (0.0, 1.0), "size": (MIN_SIDE, MAX_SIZE), "tile_size": (128, MAX_SIZE), "smoothing": (0.0, 0.9)}
+# Videos: how much of the previous painted frame is kept where the photo did not change (0: off).
+SMOOTHING = 0.5
 
 
 @dataclass
@@ -55,7 +59,7 @@ class TrainSettings:
     learning_rate: float = option(2e-3, "Adam step size", minimum=0.0, maximum=10.0)
     width: int = option(16, "channels of the network's first stage (2x and 3x deeper); wider is slower", minimum=4, maximum=256)
     blocks: int = option(4, "residual blocks of the network", minimum=0, maximum=64)
-    model: str = option("efficientnet-lite0", "backbone whose features define the losses")
+    model: str = option(DEFAULT_MODEL, "backbone whose features define the losses")
     content_layers: str | None = option(None, "content layers as name[:weight],… (default: shallower than stylize's, e.g. b2.out,b4.out,b9.out)")
     style_layers: str | None = option(None, "style layers as name[:weight],… (default: the backbone's)")
     seed: int = option(0, "random seed of the weights and the crops", minimum=0, maximum=MAX_SEED)
@@ -91,6 +95,6 @@ class ApplySettings:
 
     def validate(self) -> ApplySettings:
         check_fields(self)
-        if 0 < self.size < 32:
-            raise ParameterError(f"size: {self.size} is below the minimum 32")
+        if 0 < self.size < MIN_SIDE:
+            raise ParameterError(f"size: {self.size} is below the minimum {MIN_SIDE}", field="size")
         return self

@@ -166,7 +166,8 @@ class Trainer:
                     terms={k: float(v.detach()) for k, v in terms.items()}, elapsed=self.elapsed,
                     progress=self.work_done(self.step), _preview=self.preview,
                 )
-                if any([bool(cb(event)) for cb in callbacks]):
+                # A list, not a generator: every callback sees every step even when an earlier one asks to stop.
+                if any([bool(cb(event)) for cb in callbacks]):  # noqa: C419
                     return "callback"
         except KeyboardInterrupt:
             return "interrupted"

@@ -9,6 +9,7 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -18,12 +19,18 @@ from ..errors import ImageError, ParameterError
 from ..io import long_side_shape, resize_to
 from ..outputs import partial_path
 from .folders import VIDEO_SUFFIXES, is_video  # noqa: F401 - also this module's public names
+from .settings import SMOOTHING
 
 
 @dataclass(frozen=True)
 class VideoProgress:
     frame: int  # frames written so far
     total: int  # frames the container announces (0 when it does not say)
+
+    @property
+    def step(self) -> int:
+        """The frame count under the name every progress event uses (cli.common.ProgressEvent)."""
+        return self.frame
 
 
 class TemporalSmoother:
@@ -57,7 +64,7 @@ def stylize_video(
     paint: Callable[[Tensor], Tensor],
     *,
     size: int = 0,
-    smoothing: float = 0.0,
+    smoothing: float = SMOOTHING,
     on_progress: Callable[[VideoProgress], None] | None = None,
     check_shape: Callable[[tuple[int, int]], tuple[int, int]] | None = None,
 ) -> int:
@@ -118,7 +125,7 @@ def stylize_video(
     return written
 
 
-def _open_output(partial: Path, target: Path):
+def _open_output(partial: Path, target: Path) -> Any:  # an av.container.OutputContainer
     """The container being written; a failure here is the output's fault, and says so."""
     import av
 
@@ -128,7 +135,7 @@ def _open_output(partial: Path, target: Path):
         raise ImageError(f"{target}: cannot write the video there ({_first_line(err)})") from None
 
 
-def _paint_frame(frame, paint: Callable[[Tensor], Tensor], smoother: TemporalSmoother, shape: tuple[int, int]) -> np.ndarray:
+def _paint_frame(frame: Any, paint: Callable[[Tensor], Tensor], smoother: TemporalSmoother, shape: tuple[int, int]) -> np.ndarray:
     """Decoded frame -> painted (H, W, 3) uint8 pixels of the given shape."""
     rgb = frame.to_ndarray(format="rgb24")
     image = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float() / 255.0
@@ -138,7 +145,7 @@ def _paint_frame(frame, paint: Callable[[Tensor], Tensor], smoother: TemporalSmo
     return (painted[0].permute(1, 2, 0).clamp(0, 1) * 255 + 0.5).to(torch.uint8).numpy()
 
 
-def _to_frame(pixels: np.ndarray, source_frame, stream):
+def _to_frame(pixels: np.ndarray, source_frame: Any, stream: Any) -> Any:  # PyAV frames and streams
     import av
 
     out = av.VideoFrame.from_ndarray(np.ascontiguousarray(pixels[: stream.height, : stream.width]), format="rgb24")

@@ -4,6 +4,11 @@ words, tag them with ImageNet classes, find related class names, and map a colle
 Library code only: nothing here prints or picks file names (see painterly.cli.search).
 """
 
+import os
+from collections.abc import Sequence
+
+from torch import Tensor
+
 from .database import IndexDatabase, IndexFileError
 from .embeddings import Embedder, EmbeddingSettings, ImageEmbedding
 from .indexer import IndexReport, default_database, index_folder
@@ -26,11 +31,11 @@ __all__ = [
 ]
 
 
-def tag_images(images, *, k: int = 5, embedder: Embedder | None = None) -> list[list[Tag]]:
+def tag_images(images: Sequence[str | os.PathLike[str] | Tensor], *, k: int = 5, embedder: Embedder | None = None) -> list[list[Tag]]:
     """The k most probable ImageNet classes of each image (paths or (1, 3, H, W) tensors)."""
     from .words import check_count
 
     check_count(k, "k", 1000)
     embedder = embedder or Embedder()
-    loaded = [embedder.load(im) if not hasattr(im, "dim") else im for im in images]  # all read first
+    loaded = [im if isinstance(im, Tensor) else embedder.load(im) for im in images]  # all read first
     return [tags_from_probabilities(embedder.embed(im).probabilities, k) for im in loaded]

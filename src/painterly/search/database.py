@@ -101,7 +101,7 @@ class IndexDatabase:
 
     # -- opening -----------------------------------------------------------------------------
 
-    def _initialise(self, root, settings: EmbeddingSettings, drop: bool = False) -> None:
+    def _initialise(self, root: str | os.PathLike[str] | None, settings: EmbeddingSettings, drop: bool = False) -> None:
         if root is None:
             raise IndexFileError(f"{self.name}: a new index needs the folder it indexes")
         self.conn.execute("PRAGMA journal_mode=WAL")
@@ -169,7 +169,7 @@ class IndexDatabase:
     def __enter__(self) -> IndexDatabase:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     # -- rows --------------------------------------------------------------------------------

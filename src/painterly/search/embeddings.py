@@ -19,6 +19,7 @@ network, four uses" builds its tools on one network's representations in the sam
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass
 
 import torch
@@ -27,14 +28,16 @@ from torch import Tensor
 
 from ..backbones import Backbone, create_backbone
 from ..errors import ParameterError
+from ..images import MIN_SIDE
 from ..io import load_image, resize_long_side
+from ..params import DEFAULT_MODEL
 
 
 @dataclass(frozen=True)
 class EmbeddingSettings:
     """How embeddings are computed; stored in the index, which refuses to mix settings."""
 
-    model: str = "efficientnet-lite0"
+    model: str = DEFAULT_MODEL
     size: int = 224  # long side the network sees: its ImageNet training size
     content_layer: str = "b10.out"
     content_grid: int = 3
@@ -47,7 +50,7 @@ class EmbeddingSettings:
 
     @classmethod
     def from_dict(cls, data: dict) -> EmbeddingSettings:
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -67,14 +70,14 @@ class Embedder:
                  backbone: Backbone | None = None) -> None:
         self.settings = settings or EmbeddingSettings()
         s = self.settings
-        if isinstance(s.size, bool) or not isinstance(s.size, int) or not 32 <= s.size <= 1024:
-            raise ParameterError(f"size: must be a whole number of pixels from 32 to 1024, got {s.size!r}")
+        if isinstance(s.size, bool) or not isinstance(s.size, int) or not MIN_SIDE <= s.size <= 1024:
+            raise ParameterError(f"size: must be a whole number of pixels from {MIN_SIDE} to 1024, got {s.size!r}", field="size")
         if isinstance(s.content_grid, bool) or not isinstance(s.content_grid, int) or not 1 <= s.content_grid <= 8:
             raise ParameterError(f"content_grid: must be a whole number from 1 to 8, got {s.content_grid!r}")
         if backbone is None:
             # Channels-last convolutions took a quarter off the CPU time of a forward pass at
             # 224 px (79 -> 58 ms, same vectors to 1e-7); only on our own copy of the network.
-            backbone = create_backbone(s.model, device=device).to(memory_format=torch.channels_last)
+            backbone = create_backbone(s.model, device=device).to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch accepts it; its stubs do not list it
         self.net = backbone
         self.net.check_layers([s.content_layer, *s.style_layers, s.semantic_layer, "logits"])
         self.device = next(self.net.parameters()).device
@@ -86,7 +89,7 @@ class Embedder:
         assert isinstance(fc, torch.nn.Linear)  # present: check_layers asked for "logits"
         return fc
 
-    def load(self, path) -> Tensor:
+    def load(self, path: str | os.PathLike[str]) -> Tensor:
         """The image as the network will see it: decoded (JPEG at reduced scale) and resized."""
         image = load_image(path, at_least=self.settings.size)
         return resize_long_side(image, self.settings.size)

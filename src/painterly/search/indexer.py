@@ -17,8 +17,8 @@ from pathlib import Path
 import torch
 
 from ..errors import ImageError
-from ..explain.units import list_images
-from .database import IndexDatabase, IndexFileError, make_thumbnail
+from ..images import list_images
+from .database import IndexDatabase, IndexFileError, StoredImage, make_thumbnail
 from .embeddings import Embedder, EmbeddingSettings
 from .words import tags_from_probabilities
 
@@ -97,7 +97,7 @@ def _open(db_path: Path, root: Path, settings: EmbeddingSettings, rebuild: bool)
     return db
 
 
-def _update_one(db: IndexDatabase, embedder: Embedder, rel: str, path: Path, row, report: IndexReport) -> None:
+def _update_one(db: IndexDatabase, embedder: Embedder, rel: str, path: Path, row: StoredImage | None, report: IndexReport) -> None:
     try:
         st = path.stat()
     except OSError as err:

@@ -24,6 +24,7 @@ from PIL import Image
 from torch import Tensor
 
 from ..errors import ParameterError
+from ..params import MAX_STEPS
 from .database import IndexDatabase
 from .embeddings import Embedder
 from .words import check_count, class_names, classes_for
@@ -135,7 +136,7 @@ class Library:
     def __enter__(self) -> Library:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
 
@@ -150,7 +151,7 @@ def optimise_representation(
     pooled ReLU6 activation is never negative or above 6). Stops once the classes hold
     ``stop_at`` of the probability.
     """
-    check_count(steps, "steps", 100_000)
+    check_count(steps, "steps", MAX_STEPS)
     weight = classifier.weight.detach().float().cpu()
     bias = classifier.bias.detach().float().cpu()
     generator = torch.Generator().manual_seed(seed)
@@ -162,7 +163,7 @@ def optimise_representation(
     target[classes] = 1.0 / len(classes)
     optimizer = torch.optim.Adam([z], lr=lr)
     step, mass = 0, 0.0
-    for step in range(1, steps + 1):
+    for step in range(1, steps + 1):  # noqa: B007 -- the step it stopped at is returned
         log_p = F.log_softmax(F.linear(z, weight, bias), dim=0)
         mass = float(log_p.detach()[classes].exp().sum())
         if mass >= stop_at:

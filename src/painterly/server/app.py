@@ -38,10 +38,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
 from ..allocator import limit_arenas
-from ..errors import ImageError, ParameterError
-from ..params import StyleParams
+from ..errors import ImageError, ParameterError, PixelLimitError
+from ..images import MIN_SIDE, check_shape
+from ..params import DEFAULT_MODEL, StyleParams
 from .jobs import TERMINAL, JobManager, QueueFull, Settings
 from .schema import Limits, describe, params_json_schema, parse_params
+from .settings import DEFAULTS
 
 STATIC_DIR = Path(__file__).with_name("static")
 MB = 2**20
@@ -57,8 +59,8 @@ CSP = (
 class ServerConfig:
     jobs: Settings = field(default_factory=Settings)
     limits: Limits = field(default_factory=Limits)
-    max_upload_bytes: int = 20 * MB  # per file
-    max_pixels: int = 30_000_000  # per image, checked on the header before decoding
+    max_upload_bytes: int = DEFAULTS.max_upload_bytes  # per file
+    max_pixels: int = DEFAULTS.max_pixels  # per image, checked on the header before decoding
     allowed_hosts: tuple[str, ...] | None = None  # Host headers accepted (None: any); see the CLI
     decode_concurrency: int = 2  # decoded photos are large float arrays: bound how many at once
     libraries: tuple[Path, ...] = ()  # indexed folders for the Library page (`serve --library DIR`)
@@ -150,18 +152,8 @@ def error(status: int, detail: str, field: str | None = None, headers: dict | No
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-def _field_of(message: str) -> str:
-    return message.split(":", 1)[0].strip() if ":" in message else ""
-
-
-def _is_pixel_limit(err: ImageError) -> bool:
-    # painterly.io says "WxH px is over the N megapixel limit" (our cap, read from the header) or
-    # "too large to decode safely" (Pillow's decompression-bomb guard): both mean "too many pixels".
-    text = str(err)
-    return "over the" in text and "limit" in text
-
-
-def create_app(
+# The route table: each nested handler counts towards this function's complexity (split it with the web-app work).
+def create_app(  # noqa: C901
     config: ServerConfig | None = None,
     *,
     params_cls: type = StyleParams,
@@ -258,10 +250,10 @@ def create_app(
         try:
             params = parse_params(data, params_cls, config.limits)
         except (ParameterError, TypeError) as err:
-            return error(422, str(err), field=_field_of(str(err)) or None)
-        message = _check_layers(params) or _check_weights(params)
-        if message:
-            return error(422, message, field=_field_of(message))
+            return error(422, str(err), field=getattr(err, "field", None))
+        problem = _check_layers(params) or _check_weights(params)
+        if problem:
+            return error(422, str(problem), field=problem.field)
         return {"params": dataclasses.asdict(params)}
 
     @app.post("/api/jobs", status_code=202, openapi_extra=job_form)
@@ -287,7 +279,7 @@ def create_app(
             try:
                 params = parse_params(data, params_cls, limits)
             except (ParameterError, TypeError) as err:
-                return error(422, str(err), field=_field_of(str(err)) or None)
+                return error(422, str(err), field=getattr(err, "field", None))
 
             if len(contents) != 1 or not isinstance(contents[0], UploadFile):
                 return error(422, "content: send exactly one content image as a file", field="content")
@@ -298,9 +290,9 @@ def create_app(
             if params.style_weights is not None and len(params.style_weights) != len(styles):
                 n = len(params.style_weights)
                 return error(422, f"style_weights: {n} weights for {len(styles)} style images", field="style_weights")
-            message = _check_layers(params) or _check_weights(params)
-            if message:
-                return error(422, message, field=_field_of(message))
+            problem = _check_layers(params) or _check_weights(params)
+            if problem:
+                return error(422, str(problem), field=problem.field)
             # After everything that is cheap to check (an empty POST is a 422, not a 429), and
             # before spending a second decoding photos.
             if manager.queue_full():
@@ -318,12 +310,12 @@ def create_app(
                 if len(data_bytes) > config.max_upload_bytes:
                     return error(413, _too_big(label, len(data_bytes), config.max_upload_bytes, True), field=form_field)
                 name = label if not up.filename else f"{label} ({_short(up.filename)})"
-                target = params.size if form_field == "content" else max(32, round(params.size * params.style_scale))
+                target = params.size if form_field == "content" else max(MIN_SIDE, round(params.size * params.style_scale))
                 try:
                     async with decode_slots:
                         image = await run_in_threadpool(_decode, data_bytes, name, config.max_pixels, target)
                 except ImageError as err:
-                    status = 413 if _is_pixel_limit(err) else 415
+                    status = 413 if isinstance(err, PixelLimitError) else 415
                     return error(status, str(err), field=form_field)
                 except ParameterError as err:
                     return error(422, str(err), field=form_field)
@@ -448,18 +440,11 @@ def _short(name: str) -> str:
 def _decode(data: bytes, name: str, max_pixels: int, long_side: int):
     """Decode (content sniffed), check the shape the run needs, shrink to the size it will use."""
     from ..io import image_from_bytes, resize_long_side
-    from ..style_transfer import MIN_SIDE
 
     image = image_from_bytes(data, name=name, max_pixels=max_pixels)
     h, w = image.shape[-2:]
     # The same rules stylize applies, checked now so the answer is a 422 rather than a failed job.
-    if min(h, w) < MIN_SIDE:
-        raise ParameterError(f"{name}: {w}x{h} px is too small; both sides must be at least {MIN_SIDE} px")
-    if min(h, w) * long_side / max(h, w) < MIN_SIDE:
-        raise ParameterError(
-            f"{name}: {w}x{h} px is too narrow; at {long_side} px its short side would be under "
-            f"{MIN_SIDE} px (use a larger size or a less extreme aspect ratio)"
-        )
+    check_shape((h, w), long_side, name)
     if max(h, w) > long_side:
         image = resize_long_side(image, long_side)
     return image.contiguous()
@@ -471,7 +456,7 @@ def _initial_preview(image) -> bytes:
     return _jpeg(image, quality=85)
 
 
-def _check_weights(params) -> str | None:
+def _check_weights(params) -> ParameterError | None:
     """A backbone whose weights are not on this server fails the request, not the job later.
 
     The message is for a browser: no server paths, no command-line flags.
@@ -481,10 +466,13 @@ def _check_weights(params) -> str | None:
     spec = get_spec(params.model)
     if spec.weights_available():
         return None
-    return f"model: {spec.name} is not available on this server (its weights are not downloaded); choose efficientnet-lite0"
+    return ParameterError(
+        f"model: {spec.name} is not available on this server (its weights are not downloaded); choose {DEFAULT_MODEL}",
+        field="model",
+    )
 
 
-def _check_layers(params) -> str | None:
+def _check_layers(params) -> ParameterError | None:
     """Unknown layer names fail the request now rather than the job later."""
     from ..backbones import get_spec
     from ..params import parse_layer_spec
@@ -497,5 +485,5 @@ def _check_layers(params) -> str | None:
         if value:
             for layer in parse_layer_spec(value, field_name):
                 if layer not in names:
-                    return f"{field_name}: {spec.name}: {unknown_name_message('layer', layer, names)}"
+                    return ParameterError(f"{field_name}: {spec.name}: {unknown_name_message('layer', layer, names)}", field=field_name)
     return None

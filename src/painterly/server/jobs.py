@@ -26,10 +26,16 @@ from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..allocator import release_free_memory
 from ..errors import PainterlyError
+from .settings import DEFAULTS
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
+    from ..engine import StepEvent
 
 log = logging.getLogger("painterly.server")
 
@@ -41,13 +47,13 @@ EVENT_BUFFER = 512  # events kept per job for streams that reconnect; older ones
 @dataclass
 class Settings:
     devices: tuple[str, ...] = ("auto",)  # one worker per entry
-    max_queue: int = 8  # jobs waiting (not counting running ones); more answers 429
-    idle_timeout: float = 120.0  # cancel a job nobody has watched or polled for this long; 0: never
-    results_dir: str | None = None  # parent of the temp dir for results (default: system temp)
-    results_cap_bytes: int = 500 * 2**20
+    max_queue: int = DEFAULTS.queue  # jobs waiting (not counting running ones); more answers 429
+    idle_timeout: float = DEFAULTS.idle_timeout  # cancel a job nobody has watched or polled for this long; 0: never
+    results_dir: str | None = DEFAULTS.results_dir  # parent of the temp dir for results (default: system temp)
+    results_cap_bytes: int = DEFAULTS.results_cap_bytes
     results_ttl: float = 24 * 3600.0
     max_jobs_kept: int = 200  # finished jobs remembered; older ones (and their files) are forgotten
-    preview_interval: float = 0.5  # seconds between two preview images of a running job
+    preview_interval: float = DEFAULTS.preview_interval  # seconds between two preview images of a running job
     reaper_interval: float = 0.5
     # Give the heap's free memory back to the system after each job (allocator.release_free_memory):
     # without it the server's RSS climbed by hundreds of MB over a few dozen jobs (issue 12, item 15).
@@ -72,7 +78,7 @@ class Job:
     level: int = 0
     levels: int = 1
     loss: float | None = None
-    terms: dict[str, float] = field(default_factory=dict)
+    terms: dict[str, float | None] = field(default_factory=dict)  # None: not finite (JSON null)
     elapsed: float = 0.0
     eta: float | None = None
     size: tuple[int, int] | None = None
@@ -356,7 +362,8 @@ class JobManager:
                     release_free_memory()
 
     def _run(self, job: Job, device: str, backbones: dict[tuple, Any]) -> None:
-        from ..style_transfer import pyramid_sizes, stylize
+        from ..pyramid import pyramid_sizes
+        from ..style_transfer import stylize
 
         runner = self._runner or stylize
         params = job.params.replace(device=device)
@@ -364,7 +371,7 @@ class JobManager:
         interval = self.settings.preview_interval
         last_preview = [-math.inf]
 
-        def on_step(event) -> bool:
+        def on_step(event: StepEvent) -> bool:
             estimate = eta.update(event.step, event.total, event.elapsed, event.size, event.level, event.levels)
             now = time.monotonic()
             preview = None
@@ -375,7 +382,7 @@ class JobManager:
             with self._lock:
                 job.step, job.total, job.level, job.levels = event.step, event.total, event.level, event.levels
                 job.loss, job.terms, job.elapsed, job.eta = _finite(event.loss), terms, event.elapsed, estimate
-                job.size = tuple(event.size)
+                job.size = (event.size[0], event.size[1])
                 job.history.append(event.loss)
                 data = {
                     "step": event.step, "total": event.total, "loss": job.loss, "terms": terms,
@@ -503,7 +510,7 @@ def _file_size(p: Path | None) -> int:
         return 0
 
 
-def _jpeg(image, quality: int) -> bytes:
+def _jpeg(image: Tensor, quality: int) -> bytes:
     from ..io import to_pil
 
     buf = io.BytesIO()
@@ -511,7 +518,7 @@ def _jpeg(image, quality: int) -> bytes:
     return buf.getvalue()
 
 
-def _save(image, path: Path) -> None:
+def _save(image: Tensor, path: Path) -> None:
     from ..io import save_image
 
     save_image(image, path)

@@ -50,7 +50,8 @@ class _Shelf:
         return key
 
 
-def library_router(folders: list[Path], *, max_upload_bytes: int, max_pixels: int) -> APIRouter:
+# The Library page's route table: each nested handler adds its branches to this one function.
+def library_router(folders: list[Path], *, max_upload_bytes: int, max_pixels: int) -> APIRouter:  # noqa: C901
     shelves = [_Shelf(Path(f)) for f in folders]
     router = APIRouter()
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from ..errors import ParameterError
 from ..params import INITS, StyleParams, check_range
+from .settings import DEFAULTS
 
 # Shown above the fold, in this order, when the field exists; every other field goes under
 # "Advanced". A field can choose its group itself with metadata ui="main" / "advanced" / "hidden".
@@ -52,8 +53,8 @@ HIDDEN_FIELDS = ("device",)
 class Limits:
     """What a client of this server may ask for, on top of the dataclass's own checks."""
 
-    max_size: int = 1024
-    max_iterations: int = 1000
+    max_size: int = DEFAULTS.max_size
+    max_iterations: int = DEFAULTS.max_iterations
     max_styles: int = 4
 
 
@@ -127,7 +128,7 @@ def describe(cls: type = StyleParams, limits: Limits = Limits()) -> list[dict[st
     for f in fields:
         kind, nullable = _kind(hints[f.name])
         default = f.default if f.default is not dataclasses.MISSING else (
-            f.default_factory() if f.default_factory is not dataclasses.MISSING else None  # type: ignore[misc]
+            f.default_factory() if f.default_factory is not dataclasses.MISSING else None
         )
         hint = dict(UI_HINTS.get(f.name, {}))
         if f.name == "style_weight" and "strength" in names:
@@ -181,19 +182,19 @@ def parse_params(data: Any, cls: type = StyleParams, limits: Limits = Limits()) 
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ParameterError("params: expected a JSON object of parameters")
+        raise ParameterError("params: expected a JSON object of parameters", field="params")
     described = {d["name"]: d for d in describe(cls, limits)}
     values: dict[str, Any] = {}
     for name, raw in data.items():
         if not isinstance(name, str) or name not in described:
             valid = ", ".join(n for n, d in described.items() if d["group"] != "hidden")
             if isinstance(name, str) and name.isidentifier():
-                raise ParameterError(f"{name}: unknown parameter; valid: {valid}")
+                raise ParameterError(f"{name}: unknown parameter; valid: {valid}", field=name)
             # An empty or odd key cannot be the field a message starts with: blame the object.
-            raise ParameterError(f"params: unknown parameter {_show(name)}; valid: {valid}")
+            raise ParameterError(f"params: unknown parameter {_show(name)}; valid: {valid}", field="params")
         d = described[name]
         if d["group"] == "hidden":
-            raise ParameterError(f"{name}: is set by the server (painterly serve --{name.replace('_', '-')})")
+            raise ParameterError(f"{name}: is set by the server (painterly serve --{name.replace('_', '-')})", field=name)
         values[name] = _coerce(name, raw, d)
     params = cls(**values)
     params.validate()
@@ -202,11 +203,11 @@ def parse_params(data: Any, cls: type = StyleParams, limits: Limits = Limits()) 
         if value is None:
             continue
         if "choices" in d and value not in d["choices"] and name in values:
-            raise ParameterError(f"{name}: {value!r} is not one of {', '.join(map(str, d['choices']))}")
+            raise ParameterError(f"{name}: {value!r} is not one of {', '.join(map(str, d['choices']))}", field=name)
         if "maximum" in d:
             for v in value if isinstance(value, list) else [value]:
                 if isinstance(v, (int, float)) and v > d["maximum"]:
-                    raise ParameterError(f"{name}: {v} is above the maximum {d['maximum']}")
+                    raise ParameterError(f"{name}: {v} is above the maximum {d['maximum']}", field=name)
     return params
 
 
@@ -215,13 +216,13 @@ def _coerce(name: str, raw: Any, d: dict[str, Any]) -> Any:
     if raw is None:
         if d["nullable"]:
             return None
-        raise ParameterError(f"{name}: must not be null")
+        raise ParameterError(f"{name}: must not be null", field=name)
     if kind.startswith("list["):
         if not isinstance(raw, list):
-            raise ParameterError(f"{name}: expected a list, got {_json_type(raw)}")
+            raise ParameterError(f"{name}: expected a list, got {_json_type(raw)}", field=name)
         inner = kind[5:-1]
         if len(raw) > 64:
-            raise ParameterError(f"{name}: at most 64 values, got {len(raw)}")
+            raise ParameterError(f"{name}: at most 64 values, got {len(raw)}", field=name)
         values = [_scalar(name, v, inner) for v in raw]
         if inner in ("int", "float"):
             for v in values:
@@ -243,30 +244,30 @@ def _scalar(name: str, raw: Any, kind: str) -> Any:
             return raw
         if isinstance(raw, str) and raw.lower() in ("true", "false"):
             return raw.lower() == "true"
-        raise ParameterError(f"{name}: expected true or false, got {_show(raw)}")
+        raise ParameterError(f"{name}: expected true or false, got {_show(raw)}", field=name)
     if kind in ("int", "float"):
         value = raw
         if isinstance(raw, str):
             try:
                 value = float(raw.strip())
             except ValueError:
-                raise ParameterError(f"{name}: expected a number, got {_show(raw)}") from None
+                raise ParameterError(f"{name}: expected a number, got {_show(raw)}", field=name) from None
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ParameterError(f"{name}: expected a number, got {_show(raw)}")
+            raise ParameterError(f"{name}: expected a number, got {_show(raw)}", field=name)
         if not math.isfinite(value):
-            raise ParameterError(f"{name}: expected a finite number, got {_show(raw)}")
+            raise ParameterError(f"{name}: expected a finite number, got {_show(raw)}", field=name)
         if kind == "int":
             if isinstance(value, float) and abs(value) > 2**63:
-                raise ParameterError(f"{name}: {value:.3g} is out of range")
+                raise ParameterError(f"{name}: {value:.3g} is out of range", field=name)
             if value != int(value):
-                raise ParameterError(f"{name}: expected a whole number, got {_show(raw)}")
+                raise ParameterError(f"{name}: expected a whole number, got {_show(raw)}", field=name)
             return int(value)
         return float(value)
     if kind == "str":
         if not isinstance(raw, str):
-            raise ParameterError(f"{name}: expected a string, got {_show(raw)}")
+            raise ParameterError(f"{name}: expected a string, got {_show(raw)}", field=name)
         if len(raw) > 2000:
-            raise ParameterError(f"{name}: is longer than 2000 characters")
+            raise ParameterError(f"{name}: is longer than 2000 characters", field=name)
         return raw
     return raw
 

@@ -1,0 +1,98 @@
+"""The coarse-to-fine plan of a stylize run, as a value: one :class:`Level` per pyramid step.
+
+Built once from the content's shape and the parameters, before any pixel is touched, so the
+progress bar, the ETA and the loop in :func:`painterly.style_transfer.stylize` all read the same
+numbers. Arithmetic on shapes only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import tiles
+from .images import MIN_SIDE, long_side_shape
+from .params import StyleParams
+
+# What a step costs beyond its pixels, in pixels: the per-layer overheads that make a 128 px step
+# cost more than 1/16 of a 512 px one (measured on a 2-core CPU: docs/speed.md).
+STEP_OVERHEAD_PIXELS = 37000
+
+
+@dataclass(frozen=True)
+class Level:
+    """One level: the picture at long side ``size`` (``hw`` pixels), optimised ``steps`` times per tile."""
+
+    index: int
+    size: int
+    hw: tuple[int, int]
+    steps: int
+    tiles: int  # 1: the whole picture at once; more: overlapping tiles of params.tile_size
+    margin: int  # reflected border optimised and then cut off (coarse, untiled levels only)
+    step_cost: float  # relative cost of one step (of one tile), for the work-based progress
+
+    @property
+    def work(self) -> float:
+        return self.tiles * self.steps * self.step_cost
+
+
+@dataclass(frozen=True)
+class Pyramid:
+    levels: tuple[Level, ...]
+
+    @classmethod
+    def plan(cls, content_hw: tuple[int, int], params: StyleParams) -> Pyramid:
+        """The levels for a content image of shape ``content_hw``: those whose short side the
+        network can still see, each with its steps, tiles, margin and cost."""
+        h, w = content_hw
+        sizes = [s for s in pyramid_sizes(params.size, params.pyramid_start, params.tile_size)
+                 if min(h, w) * s / max(h, w) >= MIN_SIDE]
+        return cls(tuple(_level(content_hw, size, params, i, len(sizes)) for i, size in enumerate(sizes)))
+
+    @property
+    def total_steps(self) -> int:
+        return sum(level.tiles * level.steps for level in self.levels)
+
+    @property
+    def total_work(self) -> float:
+        return sum(level.work for level in self.levels)
+
+
+def pyramid_sizes(size: int, start: int, tile_size: int = 0, ratio: float = 2**0.5) -> list[int]:
+    """Long sides of the coarse-to-fine levels, ending at ``size``.
+
+    Up to ``tile_size`` the levels grow by ``ratio`` from ``start``; above it (tiled levels, which
+    are costly) they double. ``start`` of 0, or not below ``size``, gives a single level.
+    """
+    sizes = [size]
+    while tile_size and sizes[-1] > tile_size and start and sizes[-1] / 2 >= start:
+        sizes.append(round(sizes[-1] / 2))
+    while start and sizes[-1] / ratio >= start * 0.999:
+        sizes.append(round(sizes[-1] / ratio))
+    return sizes[::-1]
+
+
+def margin_for(hw: tuple[int, int]) -> int:
+    """Width of the throw-away margin of a coarse level: 1/32 of its long side, at most a quarter
+    of its short side (a reflection must be narrower than what it reflects)."""
+    return max(1, min(round(max(hw) / 32), min(hw) // 4))
+
+
+def tile_overlap(params: StyleParams) -> int:
+    return params.tile_size // 8
+
+
+def _level(content_hw: tuple[int, int], size: int, params: StyleParams, index: int, count: int) -> Level:
+    hw = long_side_shape(content_hw, size)
+    steps = params.steps_for_level(index, count)
+    last = index == count - 1
+    if max(hw) <= params.tile_size:
+        # Coarse levels are optimised with a margin that is cut off afterwards: there the image
+        # border is a large part of what the deep layers see, and the optimiser paints a
+        # multicoloured fringe along it that finer levels would inherit.
+        margin = 0 if last else margin_for(hw)
+        side_h, side_w = hw[0] + 2 * margin, hw[1] + 2 * margin
+        return Level(index, size, hw, steps, 1, margin, float(side_h * side_w + STEP_OVERHEAD_PIXELS))
+    boxes = tiles.tile_boxes(hw[0], hw[1], params.tile_size, tile_overlap(params))
+    tile_h, tile_w = min(hw[0], params.tile_size), min(hw[1], params.tile_size)
+    # The level below already holds the composition; tiles only sharpen it, so fewer steps do.
+    return Level(index, size, hw, max(1, steps // 2), len(boxes), 0, float(tile_h * tile_w + STEP_OVERHEAD_PIXELS))
