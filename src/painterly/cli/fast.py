@@ -224,7 +224,8 @@ class _Painters:
             args.runtime in ("auto", "onnx") and args.device in ("auto", "cpu") and args.preserve_colors == "none"
             and importlib.util.find_spec("onnxruntime") is not None
         )
-        self._onnx = self._torch = None
+        self._onnx: Any = None
+        self._torch: Any = None
 
     def load(self) -> None:
         """Read and check the style file now, before the first job."""
@@ -233,7 +234,7 @@ class _Painters:
         else:
             self.torch()
 
-    def onnx(self):
+    def onnx(self) -> Any:
         if self._onnx is None:
             import os
 
@@ -244,7 +245,7 @@ class _Painters:
             self._onnx = OnnxPainter(session, strength=self.args.strength)
         return self._onnx
 
-    def torch(self):
+    def torch(self) -> Any:
         if self._torch is None:
             from ..fast.apply import FastStylizer
             from .startup import load_torch
@@ -299,11 +300,12 @@ def _apply_one(paint: _Painters, job: Job, args: argparse.Namespace) -> None:
     else:
         from ..io import load_image, resize_to, save_image
 
-        image = load_image(job.source)
-        if tuple(image.shape[-2:]) != shape:
-            image = resize_to(image, shape)
-        save_image(paint.torch()(image), job.target, protect=[job.source])
-        h, w = image.shape[-2:]
+        assert shape is not None  # not a video
+        tensor = load_image(job.source)
+        if tuple(tensor.shape[-2:]) != shape:
+            tensor = resize_to(tensor, shape)
+        save_image(paint.torch()(tensor), job.target, protect=[job.source])
+        h, w = tensor.shape[-2:]
         detail = f"{w}x{h} px"
     if not args.quiet:
         print(f"wrote {job.target} ({detail}, {time.perf_counter() - start:.2f} s)", file=sys.stderr)

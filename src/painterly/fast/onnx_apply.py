@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -23,7 +24,7 @@ from .padding import MARGIN, pad_amounts
 EXPORT_VERSION = "opset17-v1"
 
 
-def onnx_session(model: bytes, threads: int = 0):
+def onnx_session(model: bytes, threads: int = 0) -> Any:
     """An ONNX Runtime CPU session for ONNX bytes (``threads`` 0: its own choice); ModelError if
     they are not a usable model."""
     try:
@@ -39,7 +40,7 @@ def onnx_session(model: bytes, threads: int = 0):
         raise ModelError(f"not a usable ONNX model: {str(err).splitlines()[0][:200]}") from None
 
 
-def style_session(style_file: str | os.PathLike, cache_dir: str | os.PathLike | None, threads: int = 0):
+def style_session(style_file: str | os.PathLike, cache_dir: str | os.PathLike | None, threads: int = 0) -> Any:
     """An ONNX Runtime session of a .painterly file's network: from ``cache_dir`` when exported before, else exported
     now (this imports torch, and checks the file as :func:`~painterly.fast.model_file.load_style`
     does) and written there for next time. A cache that cannot be written costs only the export;
@@ -86,7 +87,7 @@ def pad_array(image: np.ndarray) -> np.ndarray:
 class OnnxPainter:
     """Callable: (H, W, 3) float image in [0, 1] -> the painted image, same shape, in [0, 1]."""
 
-    def __init__(self, session, *, strength: float = 1.0):
+    def __init__(self, session: Any, *, strength: float = 1.0) -> None:
         """``session``: from :func:`style_session` or :func:`onnx_session`."""
         if not 0.0 <= strength <= 1.0:
             raise ParameterError(f"strength: {strength} is not between 0 and 1")
@@ -112,6 +113,6 @@ def resize_array(image: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
     if tuple(image.shape[:2]) == tuple(hw):
         return image
     size = (hw[1], hw[0])
-    channels = [np.asarray(Image.fromarray(np.ascontiguousarray(image[..., c]), mode="F").resize(size, Image.BICUBIC))
+    channels = [np.asarray(Image.fromarray(np.ascontiguousarray(image[..., c]), mode="F").resize(size, Image.Resampling.BICUBIC))
                 for c in range(image.shape[2])]
     return np.clip(np.stack(channels, axis=2), 0.0, 1.0)
