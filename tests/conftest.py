@@ -89,3 +89,17 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.module.__name__ in SLOW_MODULES or item.originalname in SLOW_TESTS:
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _onnx_cache_in_a_temporary_folder(tmp_path_factory):
+    """`fast apply` caches exported ONNX graphs; the tests must not fill the user's ~/.cache."""
+    import os
+
+    previous = os.environ.get("PAINTERLY_CACHE")
+    os.environ["PAINTERLY_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if previous is None:
+        os.environ.pop("PAINTERLY_CACHE", None)
+    else:
+        os.environ["PAINTERLY_CACHE"] = previous
