@@ -138,12 +138,15 @@ def test_training_loss_is_margin_plus_0_0005_sum_of_squares_of_the_true_class_de
     from capsnet.train import batch_loss
 
     torch.manual_seed(0)
-    model = CapsNet(Architecture(conv1_channels=16, primary_types=4)).eval()
-    images = torch.rand(3, 1, 28, 28)
+    # Float64, so that the decoder term (0.0005 x a sum that differs by ~0.01 between classes) is far above rounding.
+    model = CapsNet(Architecture(conv1_channels=16, primary_types=4)).double().eval()
+    with torch.no_grad():  # untrained capsules are ~1e-4 long and decode alike; longer ones decode apart
+        model.digits.weight.mul_(100)
+    images = torch.rand(3, 1, 28, 28, dtype=torch.float64)
     with torch.no_grad():
         predicted = model(images).scores.argmax(1)
     labels = (predicted + 1) % 10  # never the predicted class: the decoder must be given the true one
-    batch = Batch(images, torch.nn.functional.one_hot(labels, 10).float(), labels, [(labels, images)])
+    batch = Batch(images, torch.nn.functional.one_hot(labels, 10).double(), labels, [(labels, images)])
     with torch.no_grad():
         out = model(images)
         margin = margin_loss(out.scores, batch.targets)
@@ -152,6 +155,7 @@ def test_training_loss_is_margin_plus_0_0005_sum_of_squares_of_the_true_class_de
         loss = batch_loss(model, batch, TrainSettings())
     assert not torch.isclose(true_sq, predicted_sq)
     # 0.0005 × the sum over 784 pixels is 0.392 × their mean, the same weight written two ways.
-    assert loss.item() == pytest.approx((margin + 0.0005 * true_sq).item(), rel=1e-5)
-    assert loss.item() == pytest.approx((margin + 0.392 * true_sq / 784).item(), rel=1e-5)
-    assert batch_loss(model, batch, TrainSettings(reconstruction_weight=0)).item() == pytest.approx(margin.item(), rel=1e-6)
+    assert loss.item() == pytest.approx((margin + 0.0005 * true_sq).item(), rel=1e-12)
+    assert loss.item() == pytest.approx((margin + 0.392 * true_sq / 784).item(), rel=1e-12)
+    assert loss.item() != pytest.approx((margin + 0.0005 * predicted_sq).item(), rel=1e-9)
+    assert batch_loss(model, batch, TrainSettings(reconstruction_weight=0)).item() == pytest.approx(margin.item(), rel=1e-12)
