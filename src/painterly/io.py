@@ -19,18 +19,19 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import BinaryIO, Union
+from typing import TYPE_CHECKING, BinaryIO, Union
 
 import numpy as np
 import png  # pypng: Pillow reads and writes 16-bit colour PNG only as 8-bit
 import tifffile
-import torch
-import torch.nn.functional as F
 from PIL import Image, ImageCms, UnidentifiedImageError
 
 from .errors import ImageError, ParameterError, PixelLimitError
 from .images import WRITABLE_SUFFIXES, long_side_shape
 from .outputs import error_detail as _detail, one_line as _one_line, refuse_overwriting_inputs, write_atomically
+
+if TYPE_CHECKING:  # torch is imported where it is used: the ONNX path of `fast apply` never loads it
+    import torch
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -38,10 +39,12 @@ __all__ = [
     "encode_image",
     "image_from_bytes",
     "image_size",
+    "load_array",
     "load_image",
     "read_image",
     "resize_long_side",
     "resize_to",
+    "save_array",
     "save_image",
     "to_pil",
     "to_tensor",
@@ -98,6 +101,12 @@ def load_image(
     least this big; several times faster for large photos (the search index uses it).
     """
     return _array_to_tensor(_decode(_file_source(path), max_pixels, at_least))
+
+
+def load_array(path: PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Like :func:`load_image`, as an (H, W, 3) float32 array: for callers that never import torch
+    (the ONNX path of `fast apply`, whose start-up time is most of a short command)."""
+    return np.clip(_decode(_file_source(path), max_pixels), 0.0, 1.0).astype(np.float32, copy=False)
 
 
 def image_from_bytes(
@@ -404,6 +413,8 @@ def _to_three_channels(arr: np.ndarray) -> np.ndarray:
 
 
 def _array_to_tensor(arr: np.ndarray) -> torch.Tensor:
+    import torch
+
     arr = np.clip(arr, 0.0, 1.0).astype(np.float32, copy=False)
     return torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))[None]
 
@@ -430,6 +441,9 @@ def resize_to(t: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
         raise ParameterError(f"hw: expected (height, width), got {hw!r}")
     _check_positive_int(hw[0], "height")
     _check_positive_int(hw[1], "width")
+    import torch
+    import torch.nn.functional as F
+
     x = t if t.dim() == 4 else t[None]
     if tuple(x.shape[-2:]) == tuple(hw):
         out = x.clamp(0, 1)
@@ -444,6 +458,8 @@ def resize_to(t: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
 
 
 def _check_resizable(t: object) -> None:
+    import torch
+
     if not isinstance(t, torch.Tensor) or t.dim() not in (3, 4) or not t.is_floating_point():
         raise ParameterError("image: expected a float (1, C, H, W) or (C, H, W) tensor")
 
@@ -483,6 +499,20 @@ def save_image(
     fmt, bits = check_output_path(target, bit_depth=bit_depth, quality=quality, protect=protect)
     pixels = _quantise(t, bits)  # before touching the disk: a bad tensor leaves no trace
     write_atomically(target, lambda f: _ENCODERS[fmt](f, pixels, quality), errors=_ENCODE_ERRORS, what="image")
+    return target
+
+
+def save_array(
+    pixels: np.ndarray, path: PathLike, *, quality: int = 95, protect: Iterable[PathLike] = ()
+) -> Path:
+    """Like :func:`save_image` (8-bit formats), for an (H, W, 3) float array in [0, 1]."""
+    target = Path(path)
+    fmt, bits = check_output_path(target, quality=quality, protect=protect)
+    if not isinstance(pixels, np.ndarray) or pixels.ndim != 3 or pixels.shape[2] != 3 or min(pixels.shape[:2]) < 1:
+        raise ParameterError(f"image: expected an (H, W, 3) array, got {getattr(pixels, 'shape', type(pixels).__name__)}")
+    scale, dtype = (255, np.uint8) if bits == 8 else (65535, np.uint16)
+    quantised = np.round(np.clip(np.nan_to_num(pixels.astype(np.float32), nan=0.0), 0, 1) * scale).astype(dtype)
+    write_atomically(target, lambda f: _ENCODERS[fmt](f, quantised, quality), errors=_ENCODE_ERRORS, what="image")
     return target
 
 
@@ -549,6 +579,8 @@ def _output_bit_depth(fmt: str, bit_depth: int | None, name: str) -> int:
 
 def _quantise(t: torch.Tensor, bits: int) -> np.ndarray:
     """(H, W, 3) uint8/uint16 from a (1, 3, H, W) or (3, H, W) tensor; the caller's is untouched."""
+    import torch
+
     if not isinstance(t, torch.Tensor) or not t.is_floating_point():
         raise ParameterError("image: expected a float tensor with values in [0, 1]")
     x = t[0] if t.dim() == 4 and t.shape[0] == 1 else t

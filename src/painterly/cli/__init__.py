@@ -33,7 +33,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         except PainterlyError as err:
             print(f"painterly: error: {err}", file=sys.stderr)
             return EXIT_USAGE
-        startup.load_torch()
+        if getattr(args, "needs_torch", True):  # `fast apply` imports it only if a job needs it
+            startup.load_torch()
     try:
         return args.handler(args)
     except PainterlyError as err:

@@ -13,7 +13,6 @@ from ..images import FORMAT_CHOICES
 from ..params import DEVICES, PRESERVE_COLORS
 
 if TYPE_CHECKING:
-    from torch import Tensor
 
     from ..fast.folders import Job
 from .common import (
@@ -143,7 +142,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def _register_apply(commands: Subparsers) -> None:
-    from ..fast.apply import RUNTIMES
+    from ..fast.settings import RUNTIMES
 
     parser = commands.add_parser(
         "apply", help="paint photos, folders or videos with a trained style",
@@ -164,22 +163,22 @@ def _register_apply(commands: Subparsers) -> None:
     parser.add_argument("--format", default=None, choices=FORMAT_CHOICES, help="suffix of images written into a folder (default: keep the input's)")
     parser.add_argument("--overwrite", action="store_true", help="redo files whose output already exists")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress or summary")
-    parser.set_defaults(handler=run_apply)
+    parser.set_defaults(handler=run_apply, needs_torch=False)
 
 
 def run_apply(args: argparse.Namespace) -> int:
+    # Imports nothing that imports torch until a job needs it: on a CPU the images are painted
+    # by ONNX Runtime from a cached graph, and importing torch would take longer than painting.
     from ..errors import PainterlyError, ParameterError
-    from ..fast.apply import FastStylizer
-    from ..fast.folders import plan_jobs
-    from ..fast.library import find_style
-    from ..fast.video import VIDEO_SUFFIXES, TemporalSmoother, is_video
+    from ..fast.folders import VIDEO_SUFFIXES, is_video, plan_jobs
     from ..images import MIN_SIDE
     from ..outputs import check_outputs
 
     if args.size and args.size < MIN_SIDE:
         raise ParameterError(f"size: {args.size} is below the minimum {MIN_SIDE}", field="size")
-    TemporalSmoother(args.smoothing)  # checks the value before any file is touched
-    style = find_style(args.model)
+    if not 0.0 <= args.smoothing <= 0.9:  # checked before any file is touched (as TemporalSmoother does)
+        raise ParameterError(f"smoothing: {args.smoothing} is not in [0, 0.9]")
+    paint = _Painters(args)
     jobs = plan_jobs(args.inputs, args.output, args.format)
     single = len(jobs) == 1 and Path(args.inputs[0]).is_file()
     for job in jobs:
@@ -190,10 +189,7 @@ def run_apply(args: argparse.Namespace) -> int:
     check_outputs([job.target for job in jobs if not job.done or args.overwrite or single], [*model_file, *args.inputs])
     if single and not jobs[0].is_video:
         _painted_shape(jobs[0].source, args)  # a thin strip or a huge size: refused before the model loads
-    paint = FastStylizer(
-        style, runtime=args.runtime, device=args.device, strength=args.strength,
-        preserve_colors=args.preserve_colors, tile_size=args.tile_size,
-    )
+    paint.load()
     counts = {"written": 0, "skipped": 0, "failed": 0}
     for job in jobs:
         if job.done and not args.overwrite and not single:
@@ -213,29 +209,103 @@ def run_apply(args: argparse.Namespace) -> int:
     return EXIT_SOME_FAILED if counts["failed"] else 0
 
 
-def _apply_one(paint: Callable[[Tensor], Tensor], job: Job, args: argparse.Namespace) -> None:
+class _Painters:
+    """The style, as ONNX Runtime without torch (images on a CPU) and as FastStylizer (videos,
+    tiles, colour preservation, a GPU), each loaded when first needed."""
+
+    def __init__(self, args: argparse.Namespace):
+        import importlib.util
+
+        from ..fast.library import style_file
+
+        self.args = args
+        self.file = style_file(args.model)  # an unknown name is refused here, before any work
+        self.torch_free = (
+            args.runtime in ("auto", "onnx") and args.device in ("auto", "cpu") and args.preserve_colors == "none"
+            and importlib.util.find_spec("onnxruntime") is not None
+        )
+        self._onnx: Any = None
+        self._torch: Any = None
+
+    def load(self) -> None:
+        """Read and check the style file now, before the first job."""
+        if self.torch_free:
+            self.onnx()
+        else:
+            self.torch()
+
+    def onnx(self) -> Any:
+        if self._onnx is None:
+            import os
+
+            from ..fast.onnx_apply import OnnxPainter, style_session
+
+            threads = os.environ.get("OMP_NUM_THREADS", "")  # as startup.configure_threads planned them
+            session = style_session(self.file, _onnx_cache_dir(), int(threads) if threads.isdigit() else 0)
+            self._onnx = OnnxPainter(session, strength=self.args.strength)
+        return self._onnx
+
+    def torch(self) -> Any:
+        if self._torch is None:
+            from ..fast.apply import FastStylizer
+            from .startup import load_torch
+
+            load_torch()  # with the thread count startup planned
+            from ..fast.model_file import load_style
+
+            a = self.args
+            self._torch = FastStylizer(
+                load_style(self.file), runtime=a.runtime, device=a.device, strength=a.strength,
+                preserve_colors=a.preserve_colors, tile_size=a.tile_size,
+            )
+        return self._torch
+
+
+def _onnx_cache_dir() -> Path | None:
+    """Where exported ONNX graphs are kept: $PAINTERLY_CACHE (empty: no cache), else the user's
+    cache folder ($XDG_CACHE_HOME or ~/.cache) /painterly/fast."""
+    import os
+
+    if "PAINTERLY_CACHE" in os.environ:
+        value = os.environ["PAINTERLY_CACHE"]
+        return Path(value) / "fast" if value else None
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "painterly" / "fast"
+
+
+def _apply_one(paint: _Painters, job: Job, args: argparse.Namespace) -> None:
     import time
 
-    from ..fast.apply import output_shape
-    from ..fast.video import stylize_video
-    from ..io import load_image, resize_to, save_image
     from ..outputs import prepare_directory
 
     start = time.perf_counter()
-    if job.is_video:
+    shape = None if job.is_video else _painted_shape(job.source, args)
+    if shape is not None and paint.torch_free and max(shape) <= args.tile_size:
+        from ..fast.onnx_apply import resize_array
+        from ..io import load_array, save_array
+
+        image = resize_array(load_array(job.source), shape)
+        save_array(paint.onnx()(image), job.target, protect=[job.source])
+        detail = f"{shape[1]}x{shape[0]} px"
+    elif job.is_video:
+        from ..fast.padding import output_shape
+        from ..fast.video import stylize_video
+
         prepare_directory(job.target)
         with progress_run(args.quiet, unit="frame") as bar:
-            frames = stylize_video(job.source, job.target, paint, size=args.size, smoothing=args.smoothing,
+            frames = stylize_video(job.source, job.target, paint.torch(), size=args.size, smoothing=args.smoothing,
                                    on_progress=bar[0] if bar else None,
                                    check_shape=lambda hw: output_shape(hw, args.size, args.tile_size, str(job.source)))
         detail = f"{frames} frames"
     else:
-        shape = _painted_shape(job.source, args)
-        image = load_image(job.source)
-        if tuple(image.shape[-2:]) != shape:
-            image = resize_to(image, shape)
-        save_image(paint(image), job.target, protect=[job.source])
-        h, w = image.shape[-2:]
+        from ..io import load_image, resize_to, save_image
+
+        assert shape is not None  # not a video
+        tensor = load_image(job.source)
+        if tuple(tensor.shape[-2:]) != shape:
+            tensor = resize_to(tensor, shape)
+        save_image(paint.torch()(tensor), job.target, protect=[job.source])
+        h, w = tensor.shape[-2:]
         detail = f"{w}x{h} px"
     if not args.quiet:
         print(f"wrote {job.target} ({detail}, {time.perf_counter() - start:.2f} s)", file=sys.stderr)
@@ -243,7 +313,7 @@ def _apply_one(paint: Callable[[Tensor], Tensor], job: Job, args: argparse.Names
 
 def _painted_shape(source: Path, args: argparse.Namespace) -> tuple[int, int]:
     """The (height, width) an image will be painted at, checked from its header alone."""
-    from ..fast.apply import output_shape
+    from ..fast.padding import output_shape
     from ..io import image_size
 
     w, h = image_size(source)

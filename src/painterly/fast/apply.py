@@ -8,39 +8,17 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .. import memory, tiles
+from .. import tiles
 from ..colors import match_histogram, transfer_luminance
 from ..devices import resolve_device
 from ..errors import ParameterError
 from ..params import PRESERVE_COLORS
 from .model_file import FastStyle
 from .network import crop, pad
+from .padding import MIN_SIDE, output_shape  # noqa: F401 - importable from here as before
 from .settings import RUNTIMES
 
 Runner = Callable[[Tensor], Tensor]  # padded (1,3,H,W) -> padded output
-# Below this the network's three stride-2 stages leave less than 2 pixels: no picture, only a smear.
-MIN_SIDE = 16
-
-
-def output_shape(hw: tuple[int, int], size: int, tile_size: int, what: str) -> tuple[int, int]:
-    """(height, width) painted for an input of shape ``hw`` scaled to ``size`` (0: as it is).
-
-    Refuses, before anything is decoded, a shape too thin to paint (a 4000x40 strip at size 64 is
-    64x1) or one whose tiles and full-size copies cannot fit in this machine's memory.
-    """
-    from ..io import long_side_shape
-
-    h, w = long_side_shape(hw, size) if size else hw
-    if min(h, w) < MIN_SIDE:
-        if not size:
-            raise ParameterError(f"{what}: {w}x{h} px is too small; both sides must be at least {MIN_SIDE} px")
-        raise ParameterError(
-            f"{what}: {hw[1]}x{hw[0]} px would be {w}x{h} px at size {size}; both sides must be at least "
-            f"{MIN_SIDE} px (use a larger --size or a less extreme aspect ratio)"
-        )
-    memory.check_fits(memory.fast_apply_bytes(h * w, tile_size * tile_size), f"{what} ({w}x{h} px)",
-                      hint="use a smaller --size")
-    return h, w
 
 
 class FastStylizer:
@@ -132,9 +110,10 @@ def _torch_runner(style: FastStyle, device: torch.device) -> Runner:
 
 
 def _onnx_runner(style: FastStyle) -> Runner:
-    from .onnx_export import onnx_session
+    from .onnx_apply import onnx_session
+    from .onnx_export import onnx_bytes
 
-    session = onnx_session(style)
+    session = onnx_session(onnx_bytes(style))
     name = session.get_inputs()[0].name
 
     def run(padded: Tensor) -> Tensor:

@@ -10,9 +10,13 @@ from pathlib import Path
 from ..errors import ParameterError
 from ..images import IMAGE_SUFFIXES, WRITABLE_SUFFIXES, image_files
 from ..outputs import file_identity
-from .video import VIDEO_SUFFIXES, is_video
 
 # Inputs painterly can read but not write (GIF, BMP, ...) are written as PNG unless --format says otherwise.
+VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v")
+
+
+def is_video(path: str | os.PathLike) -> bool:
+    return Path(path).suffix.lower() in VIDEO_SUFFIXES
 
 
 @dataclass(frozen=True)

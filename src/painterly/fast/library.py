@@ -5,10 +5,15 @@ from __future__ import annotations
 import os
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import ModelError
 from ..suggest import unknown_name_message
-from .model_file import SUFFIX, FastStyle, load_style
+
+if TYPE_CHECKING:
+    from .model_file import FastStyle
+
+SUFFIX = ".painterly"  # of a style file
 
 
 def shipped_styles() -> dict[str, Path]:
@@ -23,10 +28,18 @@ def shipped_styles() -> dict[str, Path]:
 
 def find_style(name_or_path: str | os.PathLike) -> FastStyle:
     """A shipped style by name (e.g. ``starry-night``) or a .painterly file by path."""
+    from .model_file import load_style
+
+    return load_style(style_file(name_or_path))
+
+
+def style_file(name_or_path: str | os.PathLike) -> Path:
+    """The file of a shipped style (by name) or the path given; checks nothing but the name
+    (without torch: the ONNX path of `fast apply` reads the file only when its cache misses)."""
     text = os.fspath(name_or_path)
     shipped = shipped_styles()
     if text in shipped:
-        return load_style(shipped[text])
+        return shipped[text]
     if os.path.exists(text) or text.endswith(SUFFIX) or os.sep in text:
-        return load_style(text)
+        return Path(text)
     raise ModelError(unknown_name_message("style", text, shipped) + " (or give the path of a .painterly file)")

@@ -17,12 +17,12 @@ import torch
 
 from .. import __version__
 from ..errors import ModelError
+from .library import SUFFIX  # noqa: F401 - the suffix of these files, importable from here
 from .network import Architecture, TransformNet
 
 FORMAT = "painterly-fast-style"
 CHECKPOINT_FORMAT = "painterly-fast-checkpoint"
 FORMAT_VERSION = 1
-SUFFIX = ".painterly"
 
 
 @dataclass

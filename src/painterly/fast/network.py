@@ -25,9 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-# Stride-2 stages; the network's input must be a multiple of 2**_STAGES after the margin.
-_STAGES = 3
-MARGIN = 8
+from .padding import MARGIN, pad_amounts
 
 
 @dataclass(frozen=True)
@@ -101,12 +99,6 @@ def crop(padded_output: Tensor, height: int, width: int) -> Tensor:
 
 
 def pad(image: Tensor) -> Tensor:
-    """Reflect by the margin, then further on the bottom/right up to a multiple of 2**_STAGES."""
-    h, w = image.shape[-2:]
-    step = 2**_STAGES
-    bottom = MARGIN + (-(h + 2 * MARGIN)) % step
-    right = MARGIN + (-(w + 2 * MARGIN)) % step
-    if min(h, w) <= max(MARGIN, bottom, right):
-        # Reflection needs the image to be larger than the pad; replicate covers tiny inputs.
-        return F.pad(image, (MARGIN, right, MARGIN, bottom), mode="replicate")
-    return F.pad(image, (MARGIN, right, MARGIN, bottom), mode="reflect")
+    """Reflect by the margin, then further on the bottom/right up to a multiple of 8 (padding.py)."""
+    top, bottom, left, right, mode = pad_amounts(*image.shape[-2:])
+    return F.pad(image, (left, right, top, bottom), mode=mode)

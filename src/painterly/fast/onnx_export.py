@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import io
 import warnings
-from typing import Any
 
 import torch
 from torch import nn
 
-from ..errors import ModelError
 from .model_file import FastStyle
+from .onnx_apply import onnx_session  # noqa: F401 - kept importable from here
 
 OPSET = 17
 INPUT, OUTPUT = "padded_image", "padded_output"
@@ -45,18 +44,3 @@ def onnx_bytes(style: FastStyle) -> bytes:
             opset_version=OPSET, dynamo=False,
         )
     return buffer.getvalue()
-
-
-def onnx_session(style_or_model: FastStyle | bytes) -> Any:
-    """An ONNX Runtime CPU session for a style (exported on the fly) or for ONNX bytes."""
-    try:
-        import onnxruntime
-    except ImportError:
-        raise ModelError("runtime onnx needs the onnxruntime package: pip install onnxruntime") from None
-    model = style_or_model if isinstance(style_or_model, bytes) else onnx_bytes(style_or_model)
-    options = onnxruntime.SessionOptions()
-    options.log_severity_level = 3  # errors only: the library stays quiet
-    try:
-        return onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
-    except Exception as err:  # onnxruntime raises its own exception types for bad models
-        raise ModelError(f"not a usable ONNX model: {str(err).splitlines()[0][:200]}") from None

@@ -9,6 +9,7 @@ from typing import Any
 from ..errors import ParameterError
 from ..images import MIN_SIDE
 from ..params import (
+    COLOR_STATISTICS,
     DEFAULT_MODEL,
     DEVICES,
     MAX_SEED,
@@ -31,18 +32,30 @@ SMOOTHING = 0.5
 
 @dataclass
 class TrainSettings:
-    steps: int = option(2000, "training steps (each one batch of random crops)", minimum=1, maximum=10 * MAX_STEPS)
+    steps: int = option(700, "training steps (each one batch of random crops)", minimum=1, maximum=10 * MAX_STEPS)
     batch_size: int = option(4, "photo crops per step", minimum=1, maximum=256)
     crop_size: int = option(256, "side of the square random crops, in pixels", minimum=64, maximum=4096)
+    early_crop_size: int = option(
+        128, "side of the crops of the first --early-fraction of the steps: 4x cheaper than 256 px, and "
+        "the network learns the palette and the strokes as well from them", minimum=64, maximum=4096,
+    )
+    early_fraction: float = option(0.92, "fraction of the steps trained on --early-crop-size crops", minimum=0.0, maximum=1.0)
     photo_size: int = option(
         512, "photos are scaled to this long side before cropping; with --style-size it sets how "
         "large the brush strokes come out relative to a photo", minimum=64, maximum=MAX_SIZE,
     )
     style_size: int = option(512, "long side of the style image when its statistics are taken", minimum=64, maximum=MAX_SIZE)
     content_weight: float = option(1.0, "weight of the content loss", minimum=0.0, maximum=MAX_WEIGHT)
-    style_weight: float = option(3.0, "weight of the style loss (lower than for `stylize`: a network that starts from nothing needs a stronger pull toward the photo)", minimum=0.0, maximum=MAX_WEIGHT)
-    tv_weight: float = option(2.0, "weight of the total-variation smoothness term", minimum=0.0, maximum=MAX_WEIGHT)
+    style_weight: float = option(5.0, "weight of the style loss (lower than for `stylize`: a network that starts from nothing needs a stronger pull toward the photo; 10 lost the scene, docs/fast.md)", minimum=0.0, maximum=MAX_WEIGHT)
+    tv_weight: float = option(0.0, "weight of the total-variation smoothness term", minimum=0.0, maximum=MAX_WEIGHT)
+    chroma_tv_weight: float = option(
+        300.0, "smoothness on colour only (not brightness): removes colour speckle, keeps strokes", minimum=0.0, maximum=MAX_WEIGHT
+    )
     color_weight: float = option(10.0, "weight of matching the style's palette", minimum=0.0, maximum=MAX_WEIGHT)
+    color_statistic: str = option(
+        "histogram", "what the palette term matches: histogram (the whole distribution of the style's colours) "
+        "or moments (their mean and covariance)", choices=COLOR_STATISTICS,
+    )
     learning_rate: float = option(2e-3, "Adam step size", minimum=0.0, maximum=10.0)
     width: int = option(16, "channels of the network's first stage (2x and 3x deeper); wider is slower", minimum=4, maximum=256)
     blocks: int = option(4, "residual blocks of the network", minimum=0, maximum=64)

@@ -41,6 +41,7 @@ class TrainEvent:
     loss: float
     terms: dict[str, float]
     elapsed: float  # seconds of training, summed over resumed runs
+    progress: float = 0.0  # fraction of the run's work done (early steps on small crops cost less)
     _preview: Callable[[], Tensor] = field(default=lambda: torch.empty(0), repr=False)
 
     def preview(self) -> Tensor:
@@ -79,13 +80,32 @@ class Trainer:
             feats = self.backbone(style, list(self.style_layers))
             self.style_loss = losses.StyleLoss({n: losses.gram_matrix(f) for n, f in feats.items()}, self.style_layers)
             self.style_colors = losses.color_gram(style)
+            self.color_directions = losses.color_directions().to(self.device)
+            self.style_quantiles = losses.color_quantiles(style, self.color_directions)
+
+    # -- the schedule ------------------------------------------------------------------------
+
+    def crop_size_at(self, step: int) -> int:
+        """Crop side of the 0-based ``step``: small crops first (cheap), then full-size ones."""
+        s = self.settings
+        early_steps = round(s.early_fraction * s.steps)
+        return min(s.early_crop_size, s.crop_size) if step < early_steps else s.crop_size
+
+    def work_done(self, steps: int) -> float:
+        """Fraction of the run's cost spent after ``steps`` steps; a step costs its crop's pixels."""
+        s = self.settings
+        early = min(round(s.early_fraction * s.steps), s.steps)
+        small = min(s.early_crop_size, s.crop_size) ** 2
+        total = early * small + (s.steps - early) * s.crop_size**2
+        done = min(steps, early) * small + max(0, steps - early) * s.crop_size**2
+        return done / total if total else 1.0
 
     # -- one step ---------------------------------------------------------------------------
 
-    def batch(self) -> Tensor:
+    def batch(self, size: int | None = None) -> Tensor:
         """Random crops (with random horizontal flips) of randomly chosen photos."""
         crops = []
-        size = self.settings.crop_size
+        size = size or self.settings.crop_size
         for _ in range(self.settings.batch_size):
             photo = self.photos[int(torch.randint(len(self.photos), (1,), generator=self.generator))]
             h, w = photo.shape[-2:]
@@ -110,10 +130,24 @@ class Trainer:
         terms = {
             "content": s.content_weight * content,
             "style": s.style_weight * style,
-            "tv": s.tv_weight * losses.tv_loss(painted),
-            "color": s.color_weight * losses.relative_squared_error(losses.color_gram(painted), self.style_colors),
+            # Colour-only TV as in `stylize`: removes colour speckle, keeps the brush strokes.
+            "tv": losses.smoothness_loss(painted, s.tv_weight, s.chroma_tv_weight),
+            "color": s.color_weight * self.palette_loss(painted),
         }
         return sum(terms.values()), terms
+
+    def palette_loss(self, painted: Tensor) -> Tensor:
+        """The palette term: the histogram (sliced Wasserstein over RGB directions) of the whole
+        batch's pixels against the painting's, or the mean and covariance of the colours."""
+        if self.settings.color_statistic == "moments":
+            return losses.relative_squared_error(losses.color_gram(painted), self.style_colors)
+        pixels = painted.permute(1, 0, 2, 3).flatten(1).T  # every pixel of the batch, (N, 3)
+        count = min(len(pixels), 16384)
+        subset = torch.randperm(len(pixels), generator=self.generator)[:count].to(pixels.device)
+        projected, _ = (pixels[subset] @ self.color_directions).sort(dim=0)
+        target = losses.resample_quantiles(self.style_quantiles, count)
+        spread = float((target - target.mean(0)).pow(2).sum()) + 1e-8
+        return (projected - target).pow(2).sum() / spread
 
     def run(self, callbacks: Sequence[TrainCallback] = ()) -> StopReason:
         """Train up to ``settings.steps``; a callback returning True, or Ctrl-C, stops early."""
@@ -122,14 +156,15 @@ class Trainer:
         try:
             while self.step < self.settings.steps:
                 self.optimizer.zero_grad(set_to_none=True)
-                total, terms = self.loss(self.batch())
+                total, terms = self.loss(self.batch(self.crop_size_at(self.step)))
                 total.backward()
                 self.optimizer.step()
                 self.step += 1
                 self.elapsed = time.perf_counter() - started
                 event = TrainEvent(
                     step=self.step, total=self.settings.steps, loss=float(total.detach()),
-                    terms={k: float(v.detach()) for k, v in terms.items()}, elapsed=self.elapsed, _preview=self.preview,
+                    terms={k: float(v.detach()) for k, v in terms.items()}, elapsed=self.elapsed,
+                    progress=self.work_done(self.step), _preview=self.preview,
                 )
                 # A list, not a generator: every callback sees every step even when an earlier one asks to stop.
                 if any([bool(cb(event)) for cb in callbacks]):  # noqa: C419

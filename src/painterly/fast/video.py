@@ -18,13 +18,8 @@ from torch import Tensor
 from ..errors import ImageError, ParameterError
 from ..io import long_side_shape, resize_to
 from ..outputs import partial_path
+from .folders import VIDEO_SUFFIXES, is_video  # noqa: F401 - also this module's public names
 from .settings import SMOOTHING
-
-VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v")
-
-
-def is_video(path: str | os.PathLike) -> bool:
-    return Path(path).suffix.lower() in VIDEO_SUFFIXES
 
 
 @dataclass(frozen=True)
