@@ -17,8 +17,8 @@ import torch
 
 from .. import __version__
 from ..errors import ModelError
-from .library import SUFFIX  # noqa: F401 - the suffix of these files, importable from here
 from .network import Architecture, TransformNet
+from .settings import SUFFIX  # noqa: F401 - the suffix of these files, importable from here
 
 FORMAT = "painterly-fast-style"
 CHECKPOINT_FORMAT = "painterly-fast-checkpoint"

@@ -22,6 +22,8 @@ from ..params import (
     parse_layer_spec,
 )
 
+SUFFIX = ".painterly"  # of a style file
+
 RUNTIMES = ("auto", "torch", "onnx")
 # (minimum, maximum) of the numeric options of `fast apply`, checked before any file is touched;
 # size 0 means "as they are" and is allowed besides the range.
