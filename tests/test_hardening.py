@@ -26,6 +26,7 @@ from PIL import Image
 
 from painterly.cli import main
 from painterly.errors import ImageError, ModelError, ParameterError, ResourceError
+from painterly.explain.defaults import DreamSettings, InvertSettings, UnitsSettings
 from painterly.fast.model_file import load_style
 from painterly.fast.settings import TrainSettings
 from painterly.memory import GB, check_fits, stylize_bytes
@@ -183,7 +184,7 @@ def _numeric_fields(cls):
             yield f
 
 
-@pytest.mark.parametrize("cls", [StyleParams, TrainSettings])
+@pytest.mark.parametrize("cls", [StyleParams, TrainSettings, UnitsSettings, InvertSettings, DreamSettings])
 def test_every_numeric_setting_has_a_documented_range(cls):
     for f in _numeric_fields(cls):
         assert f.metadata.get("minimum") is not None and f.metadata.get("maximum") is not None, f.name
