@@ -52,7 +52,7 @@ def add_dataclass_options(
         kwargs: dict[str, Any] = {"default": f.default, "help": f.metadata.get("help", ""), "dest": f.name}
         limits = (f.metadata.get("minimum"), f.metadata.get("maximum"))
         if check_ranges and kind in (int, float) and limits != (None, None):
-            kwargs["type"] = in_range(kind, option, limits)
+            kwargs["type"] = in_range(kind, option, limits, also=tuple(f.metadata.get("also", ())))
         elif kind is not str:
             kwargs["type"] = kind
         if "metavar" in f.metadata:
