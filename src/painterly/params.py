@@ -55,6 +55,8 @@ def check_fields(obj: Any) -> None:
         if choices and value not in choices:
             raise ParameterError(f"{f.name}: {value!r} is not one of {', '.join(choices)}", field=f.name)
         minimum, maximum = f.metadata.get("minimum"), f.metadata.get("maximum")
+        if value in f.metadata.get("also", ()):  # a value with its own meaning outside the range (size 0: as it is)
+            continue
         if (minimum is not None or maximum is not None) and value is not None:
             for v in value if isinstance(value, list) else [value]:
                 check_range(f.name, v, minimum, maximum)

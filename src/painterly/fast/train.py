@@ -21,6 +21,7 @@ from ..devices import resolve_device
 from ..errors import ImageError, ParameterError
 from ..io import load_image, resize_long_side
 from ..params import layers_or_default
+from ..progress import Progress
 from .model_file import FastStyle
 from .network import Architecture, TransformNet
 from .settings import TrainSettings
@@ -39,14 +40,12 @@ FAST_CONTENT_LAYERS = {"efficientnet-lite0": "b2.out,b4.out,b9.out", "vgg19": "r
 PALETTE_SAMPLES = 2**14
 
 
-@dataclass(frozen=True)
-class TrainEvent:
-    step: int  # 1-based, counted from the first step of the first run (resumes continue it)
-    total: int
+@dataclass(frozen=True, kw_only=True)
+class TrainEvent(Progress):
+    """``step`` counts from the first step of the first run (resumes continue it); ``elapsed`` is the
+    seconds of training summed over resumed runs."""
+
     loss: float
-    terms: dict[str, float]
-    elapsed: float  # seconds of training, summed over resumed runs
-    progress: float = 0.0  # fraction of the run's work done (early steps on small crops cost less)
     _preview: Callable[[], Tensor] = field(default=lambda: torch.empty(0), repr=False)
 
     def preview(self) -> Tensor:
