@@ -160,6 +160,7 @@ def gradient_extent(model, layer, size, unit):
     return (rows.min().item(), rows.max().item()), (cols.min().item(), cols.max().item())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,size,layers", [
     ("efficientnet-lite0", 128, ["stem", "b1.dw", "b3.dw", "b4.out", "b5.out"]),
     ("vgg19", 80, ["relu1_1", "pool1", "relu2_1", "relu3_1", "relu4_1"]),
@@ -214,6 +215,7 @@ def write_synthetic_vgg19(directory, edit=None):
     return reference
 
 
+@pytest.mark.slow
 def test_vgg_loads_torchvision_format_from_the_hub_cache(hub_dir):
     assert not get_spec("vgg19").weights_available()
     reference = write_synthetic_vgg19(hub_dir)

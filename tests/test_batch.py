@@ -170,6 +170,7 @@ def test_job_table_is_a_wal_sqlite_file_and_a_changed_job_starts_over(tmp_path):
 # -- running ----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_grid_paints_every_pair_fails_a_bad_photo_alone_and_resumes(tmp_path, capsys):
     photos, paintings = make_inputs(tmp_path)
     make_hostile("empty", photos)  # photos/empty.jpg
@@ -208,6 +209,7 @@ def test_a_grid_paints_every_pair_fails_a_bad_photo_alone_and_resumes(tmp_path, 
         assert img.size == (80, 49), err
 
 
+@pytest.mark.slow
 def test_status_reports_counts_and_failures(tmp_path, capsys):
     photos, _ = make_inputs(tmp_path, photos=1)
     make_hostile("text", photos)
@@ -221,11 +223,13 @@ def test_status_reports_counts_and_failures(tmp_path, capsys):
     assert code == 2 and "no batch here" in err
 
 
+@pytest.mark.slow
 def test_ray_is_not_imported_by_a_local_batch():
     code = "import sys, painterly.cli.batch, painterly.batch.runner, painterly.batch.local; print('ray' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
 
 
+@pytest.mark.slow
 def test_a_killed_worker_has_its_job_retried_and_every_picture_is_written_once(tmp_path):
     make_inputs(tmp_path, photos=3)
     rows = [{"content": f"photos/p{i}.png", "style": "paintings/stripes.png"} for i in range(3)]
@@ -242,6 +246,7 @@ def test_a_killed_worker_has_its_job_retried_and_every_picture_is_written_once(t
     assert [table[f"p{i}__stripes.png"]["attempts"] for i in (1, 2)] == [1, 1]
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_the_driver_cleanly_and_the_rerun_redoes_nothing(tmp_path):
     make_inputs(tmp_path, photos=4)
     rows = [{"content": f"photos/p{i}.png", "style": "paintings/stripes.png"} for i in range(4)]

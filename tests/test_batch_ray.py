@@ -21,6 +21,9 @@ import ray  # noqa: F401 - the test extra installs it; these tests are the reaso
 
 import batchkit as kit
 
+# The slow tier (`pytest -m "not slow"` leaves it out; .ci/run runs it): starts a real Ray cluster.
+pytestmark = pytest.mark.slow
+
 SRC = Path(__file__).resolve().parents[1] / "src"
 
 

@@ -45,6 +45,7 @@ def trained(tmp_path_factory, small):
     return path
 
 
+@pytest.mark.slow
 def test_train_json_and_eval_agree(trained, capsys, small):
     code, out, _ = run(capsys, "train", "--data", small, "--train-limit", "40", "-o", trained.parent / "b.pt", "--json", *TINY)
     report = json.loads(out.strip().splitlines()[-1])
@@ -59,6 +60,7 @@ def test_train_json_and_eval_agree(trained, capsys, small):
     assert code == 0 and "confusion matrix" in out and len(out.splitlines()) == 13
 
 
+@pytest.mark.slow
 def test_train_refuses_to_overwrite_and_resume_refuses_another_architecture(trained, capsys, small):
     before = trained.read_bytes()
     code, _, err = run(capsys, "train", "--data", small, "-o", trained, *TINY)
@@ -96,6 +98,7 @@ def test_reconstruct_writes_inputs_above_reconstructions(trained, tmp_path, caps
     assert code == 2 and "should end in .png" in err
 
 
+@pytest.mark.slow
 def test_multimnist_train_eval_show(tmp_path, capsys, trained, small):
     path = tmp_path / "multi.pt"
     code, out, _ = run(capsys, "multi", "train", "--data", small, "--train-limit", "60", "-o", path, "--json", *TINY)
@@ -114,6 +117,7 @@ def test_multimnist_train_eval_show(tmp_path, capsys, trained, small):
     assert code == 2 and "image_size 28 != 36" in err
 
 
+@pytest.mark.slow
 def test_bad_inputs_get_one_line_and_exit_2_before_any_work(tmp_path, capsys):
     folder = tmp_path / "idx"
     folder.mkdir()

@@ -9,6 +9,9 @@ from capsnet.errors import CheckpointError, SettingError
 from capsnet.settings import TrainSettings
 from capsnet.train import Trainer
 
+# The slow tier (`pytest -m "not slow"` leaves it out; .ci/run runs it): trains a network.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def digits():

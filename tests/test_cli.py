@@ -166,6 +166,7 @@ def test_snapshots_and_16_bit_output(tmp_path, capsys, cat_path):
         assert png.Reader(file=f).read()[3]["bitdepth"] == 16
 
 
+@pytest.mark.slow
 def test_sigterm_stops_the_run_and_keeps_the_best_image(tmp_path, cat_path):
     out = tmp_path / "out.png"
     cmd = [sys.executable, "-m", "painterly", "stylize", str(cat_path), str(cat_path), "-o", str(out),
@@ -182,6 +183,7 @@ def test_sigterm_stops_the_run_and_keeps_the_best_image(tmp_path, cat_path):
         assert img.size == (64, 42)
 
 
+@pytest.mark.slow
 def test_python_dash_m_exit_code_for_a_missing_file(tmp_path, cat_path):
     proc = subprocess.run(
         [sys.executable, "-m", "painterly", "stylize", str(tmp_path / "nope.jpg"), str(cat_path), "-o", str(tmp_path / "o.png")],

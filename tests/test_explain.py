@@ -51,6 +51,7 @@ def random_backbone(name, cut_after):
 # Receptive-field crops, checked by perturbing pixels
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,layers,size", [
     ("efficientnet-lite0", ["stem", "b1.dw", "b3.dw", "b5.out", "b11.dw"], (57, 81)),  # odd on purpose
     ("vgg19", ["relu1_1", "pool1", "relu3_1", "pool3"], (37, 49)),  # VGG in float64 is slow: smaller
@@ -252,6 +253,7 @@ def test_bad_folders_units_and_layers_give_one_line_errors(tmp_path, lite0):
         dream(CAT, "b3.out", unit=999, model=lite0)
 
 
+@pytest.mark.slow
 def test_cli_reports_bad_input_in_one_line_and_writes_a_sheet(tmp_path, capsys):
     folder = tmp_path / "pics"
     folder.mkdir()
@@ -288,6 +290,7 @@ def test_cli_reports_bad_input_in_one_line_and_writes_a_sheet(tmp_path, capsys):
 # Each tool moves its objective the right way
 
 
+@pytest.mark.slow
 def test_invert_lowers_each_objective_and_stem_content_approaches_the_photo(lite0):
     photo = F.interpolate(load_image(CAT), size=(40, 48), mode="area")
     result = invert(photo, model=lite0, size=48, content_layers=["stem", "b3.dw"],
@@ -309,6 +312,7 @@ def test_invert_lowers_each_objective_and_stem_content_approaches_the_photo(lite
     assert sheet.shape[-1] > 3 * 48 and sheet.shape[-2] > 2 * 40
 
 
+@pytest.mark.slow
 def test_dream_raises_the_layer_and_the_unit_score(lite0):
     photo = F.interpolate(load_image(CAT), size=(48, 64), mode="area")
     out = dream(photo, "b3.out", model=lite0, size=64, octaves=2, steps=5, jitter=4, strength=3)

@@ -128,6 +128,7 @@ def _photos():
     return [_ramp(96, 128), stripes(80, 120) * 0.5 + 0.25]
 
 
+@pytest.mark.slow
 def test_training_lowers_the_loss_on_a_fixed_batch():
     trainer = Trainer(stripes(64, 64), _photos(), _with(TINY, steps=30, learning_rate=0.01))
     batch = trainer.batch()
@@ -165,6 +166,7 @@ def _with(settings, **changes):
     return dataclasses.replace(settings, **changes)
 
 
+@pytest.mark.slow
 def test_resumed_training_is_identical_to_an_uninterrupted_one():
     straight = Trainer(stripes(64, 64), _photos(), TINY)
     straight.run()
@@ -186,6 +188,7 @@ def test_resume_refuses_other_settings():
         other.resume(first.checkpoint())
 
 
+@pytest.mark.slow
 def test_a_callback_can_stop_training_and_sees_a_preview():
     trainer = Trainer(stripes(64, 64), _photos(), TINY)
     seen = []
@@ -201,6 +204,7 @@ def test_a_callback_can_stop_training_and_sees_a_preview():
 # -- applying ---------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_strength_zero_is_the_photo_and_one_is_the_network(style_file):
     style, image = load_style(style_file), _ramp()
     assert torch.allclose(FastStylizer(style, strength=0.0)(image), image)
@@ -210,6 +214,7 @@ def test_strength_zero_is_the_photo_and_one_is_the_network(style_file):
     assert torch.allclose(half, 0.5 * image + 0.5 * style.network(image).detach(), atol=1e-5)
 
 
+@pytest.mark.slow
 def test_preserve_colors_luminance_keeps_the_photos_chroma(style_file):
     image = _ramp()
     out = FastStylizer(load_style(style_file), preserve_colors="luminance")(image)
@@ -217,6 +222,7 @@ def test_preserve_colors_luminance_keeps_the_photos_chroma(style_file):
     assert (rgb_to_yiq(out)[inner] - rgb_to_yiq(image)[inner]).abs().mean() < 0.01
 
 
+@pytest.mark.slow
 def test_tiles_cover_the_image_and_blend_to_exactly_one(style_file):
     """With a pixel-wise 'network' (1 - x) tiling must give exactly the whole-image answer: the
     tiles cover every pixel, their padding and crops line up, and the blend weights sum to 1."""
@@ -350,6 +356,7 @@ def test_folder_plan_refuses_writing_over_inputs(tmp_path):
         plan_jobs([tmp_path / "a.png"], tmp_path)
 
 
+@pytest.mark.slow
 def test_apply_to_a_folder_continues_past_bad_files(tmp_path, capsys, style_file):
     src = tmp_path / "in"
     (src / "sub").mkdir(parents=True)
@@ -391,6 +398,7 @@ def test_apply_with_a_file_that_is_not_a_model(tmp_path, capsys):
 # -- video ------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_video_keeps_frames_size_and_audio(tmp_path, capsys, style_file):
     video = make_video(tmp_path / "clip.mp4", frames=10, size=(96, 64))
     out = tmp_path / "painted.mp4"
@@ -424,6 +432,7 @@ def test_video_without_a_video_stream_is_a_clear_error(tmp_path, capsys, style_f
 # -- training from the command line -----------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_train_command_writes_style_checkpoint_preview_and_resumes(tmp_path, capsys):
     photos = tmp_path / "photos"
     photos.mkdir()
@@ -451,6 +460,7 @@ def test_train_command_writes_style_checkpoint_preview_and_resumes(tmp_path, cap
     assert code == 2 and "style_weight" in err
 
 
+@pytest.mark.slow
 def test_sigterm_during_training_keeps_the_network_and_a_resumable_checkpoint(tmp_path):
     import signal
     import subprocess
@@ -499,6 +509,7 @@ def painted_cats(cat_path):
 KNOWN_UNLIKE_THEIR_PAINTING = {"contrast-of-forms"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", [
     pytest.param(n, marks=pytest.mark.xfail(strict=True, reason="Léger network nearer Gauguin's palette, see above"))
     if n in KNOWN_UNLIKE_THEIR_PAINTING else n

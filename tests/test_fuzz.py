@@ -58,6 +58,7 @@ def mutated_images(draw) -> bytes:
     return bytes(data)
 
 
+@pytest.mark.slow
 @given(mutated_images())
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_loader_on_mutated_images_returns_an_image_or_one_line(data):
@@ -81,6 +82,7 @@ values = st.one_of(
 )
 
 
+@pytest.mark.slow
 @given(st.sampled_from(NUMERIC), values)
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_cli_option_values_parse_in_range_or_are_refused_in_one_line(capsys, field, value):

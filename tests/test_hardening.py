@@ -26,6 +26,7 @@ from PIL import Image
 
 from painterly.cli import main
 from painterly.errors import ImageError, ModelError, ParameterError, ResourceError
+from painterly.explain.defaults import DreamSettings, InvertSettings, UnitsSettings
 from painterly.fast.model_file import load_style
 from painterly.fast.settings import TrainSettings
 from painterly.memory import GB, check_fits, stylize_bytes
@@ -183,7 +184,7 @@ def _numeric_fields(cls):
             yield f
 
 
-@pytest.mark.parametrize("cls", [StyleParams, TrainSettings])
+@pytest.mark.parametrize("cls", [StyleParams, TrainSettings, UnitsSettings, InvertSettings, DreamSettings])
 def test_every_numeric_setting_has_a_documented_range(cls):
     for f in _numeric_fields(cls):
         assert f.metadata.get("minimum") is not None and f.metadata.get("maximum") is not None, f.name
@@ -210,6 +211,7 @@ def test_numbers_out_of_range_are_one_line_before_work(tmp_path, capsys, cat_pat
     assert not (tmp_path / "o.png").exists()
 
 
+@pytest.mark.slow
 def test_runs_that_cannot_fit_in_memory_are_refused_with_the_estimate(tmp_path, capsys, cat_path):
     # The estimate grows with the pixels; a machine with 1 GB refuses what needs 2.
     assert stylize_bytes(2048**2, 1024**2, 0, "efficientnet-lite0") > stylize_bytes(512**2, 512**2, 0, "efficientnet-lite0")
@@ -285,6 +287,7 @@ def test_painterly_file_with_missing_or_ill_typed_fields_is_one_line(tmp_path, c
 # ---- 9-10: interrupts and messages ------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_ctrl_c_while_torch_loads_exits_130_without_traceback(tmp_path, cat_path):
     # Interrupts at several moments of start-up (importing torch takes a second or more);
     # the first ~0.1 s belong to Python's own start-up, before any painterly code runs.
@@ -313,6 +316,7 @@ def test_one_input_and_an_existing_file_output_is_about_that_file(tmp_path, caps
     assert "several inputs" not in line and "output format" in line
 
 
+@pytest.mark.slow
 def test_onnx_write_error_names_the_onnx_model(tmp_path, style_file):
     def limit():
         resource.setrlimit(resource.RLIMIT_FSIZE, (16 * 1024, 16 * 1024))
@@ -362,6 +366,7 @@ def test_cached_vgg_weights_with_wrong_values_are_refused(tmp_path):
         verify_cached_weights(str(weights), prefix)
 
 
+@pytest.mark.slow
 def test_same_seed_gives_byte_identical_files(tmp_path, capsys, cat_path):
     outputs = []
     for i in range(2):
@@ -376,6 +381,7 @@ def test_same_seed_gives_byte_identical_files(tmp_path, capsys, cat_path):
     assert icc[24:36] == bytes.fromhex("07d0 0001 0001 0000 0000 0000")  # 2000-01-01 00:00:00
 
 
+@pytest.mark.slow
 def test_every_output_format_is_byte_identical_across_saves(tmp_path):
     from painterly.io import _srgb_icc, save_image
 
@@ -441,6 +447,7 @@ def test_thread_plan_yields_busy_cores_and_waits_passively():
     assert (asked.threads, asked.wait_policy, asked.reason) == (2, "ACTIVE", "as asked")
 
 
+@pytest.mark.slow
 def test_threads_option_is_checked_and_applied(tmp_path, capsys):
     refused(["--threads", "lots", "models"], capsys, "threads: 'lots' is not auto or a whole number")
     result = subprocess.run(

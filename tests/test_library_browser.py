@@ -17,6 +17,9 @@ from test_server_browser import browser, start_server, stop_server  # noqa: F401
 
 from imagegen import opened
 
+# The slow tier (`pytest -m "not slow"` leaves it out; .ci/run runs it): a real browser against a real server.
+pytestmark = pytest.mark.slow
+
 EXAMPLES = Path(__file__).parent.parent / "examples"
 
 

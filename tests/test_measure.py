@@ -23,6 +23,7 @@ def test_ssim_is_one_for_the_same_image_and_low_for_its_negative():
     assert ssim(image, 1 - image) < 0
 
 
+@pytest.mark.slow
 def test_style_distance_is_small_for_the_painting_itself_and_grows_with_difference():
     painting = stripes(96, 96).double()
     shifted = torch.roll(painting, shifts=(5, 7), dims=(2, 3))  # same pixels, other places

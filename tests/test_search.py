@@ -266,6 +266,7 @@ def test_tags_are_the_most_probable_classes(cat_path, embedder):
     assert tags[0].score >= tags[1].score >= tags[2].score
 
 
+@pytest.mark.slow
 def test_map_keeps_neighbourhoods(indexed):
     with Library(indexed) as library:
         result = collection_map(library, by="style", size=256, thumbnail=32)
@@ -286,6 +287,7 @@ def run(argv, capsys):
     return code, captured.out, captured.err
 
 
+@pytest.mark.slow
 def test_cli_index_search_json_and_sheet(tmp_path, collection, capsys):
     root, queries = collection
     folder = tmp_path / "pics"

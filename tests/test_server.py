@@ -561,6 +561,7 @@ def test_eta_does_not_jump_when_a_level_starts():
 # ---- the command ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_cli_serve_prints_its_url_serves_and_stops_cleanly(tmp_path):
     proc = subprocess.Popen(
         [sys.executable, "-m", "painterly", "serve", "--port", "0", "--device", "cpu", "--results-dir", str(tmp_path)],

@@ -19,6 +19,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+# The slow tier (`pytest -m "not slow"` leaves it out; .ci/run runs it): a real browser against a real server.
+pytestmark = pytest.mark.slow
+
 CHROMIUM = os.environ.get("PAINTERLY_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",

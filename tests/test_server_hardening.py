@@ -121,6 +121,7 @@ def fuzz_client():
         yield client
 
 
+@pytest.mark.slow
 @SCHEMA.include(path_regex="^/api/(params/check|jobs)$", method="POST").parametrize()
 @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
 def test_api_fuzzed_from_its_openapi_schema_never_fails_inside(case, fuzz_client):
@@ -142,6 +143,7 @@ def _rss_mb() -> float:
         return next(int(line.split()[1]) / 1024 for line in f if line.startswith("VmRSS:"))
 
 
+@pytest.mark.slow
 def test_server_memory_stays_flat_over_30_jobs():
     from test_server import png_bytes
 

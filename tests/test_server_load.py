@@ -34,7 +34,11 @@ DEADLINE_S = 150.0
 MAX_RSS_GROWTH_MB = 300
 TINY = {"size": 64, "iterations": 3, "pyramid_start": 0}
 
-pytestmark = pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads memory from /proc (Linux)")
+# The slow tier: 40 jobs from 20 clients against a real server.
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads memory from /proc (Linux)"),
+]
 
 
 def png(seed: int, w: int = 72, h: int = 56) -> bytes:

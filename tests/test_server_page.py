@@ -20,6 +20,9 @@ import pytest
 from PIL import Image
 from test_server_browser import browser, picture, start_server, stop_server  # noqa: F401  (browser: the fixture)
 
+# The slow tier (`pytest -m "not slow"` leaves it out; .ci/run runs it): a real browser against a real server.
+pytestmark = pytest.mark.slow
+
 DESKTOP = {"width": 1440, "height": 900}
 PHONE = {"width": 390, "height": 844}
 TINY = "?size=64&iterations=8&pyramid_start=0"

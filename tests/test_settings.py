@@ -22,7 +22,7 @@ WRITTEN_ONCE = {
     r"\bMIN_SIDE\s*=\s*\d+": {"images.py": 1, "fast/apply.py": 1},
     r"minimum=32\b|\(32, |< 32\b|>= 32\b|from 32 to": {},
     # Suffix lists: a tuple of two or more ".ext" strings. images.py: read, written, offered by --format.
-    r'\("\.[a-z0-9]+", "\.[a-z0-9]+"': {"images.py": 3, "fast/video.py": 1, "batch/manifest.py": 1},
+    r'\("\.[a-z0-9]+", "\.[a-z0-9]+"': {"images.py": 3, "fast/folders.py": 1, "batch/manifest.py": 1},
     # Ranges shared by every command.
     r"2\*\*63 - 1": {"params.py": 1},
     r"\b100_000\b": {"params.py": 1},

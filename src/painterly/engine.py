@@ -16,6 +16,8 @@ from typing import Any, Literal
 import torch
 from torch import Tensor
 
+from .progress import Progress
+
 Objective = Callable[[Tensor], tuple[Tensor, Mapping[str, Tensor]]]
 """image (1,3,H,W) -> (total loss, named loss terms for display)."""
 
@@ -23,21 +25,16 @@ OPTIMIZERS = ("lbfgs", "adam")
 StopReason = Literal["finished", "callback", "interrupted"]
 
 
-@dataclass(frozen=True)
-class StepEvent:
-    """What the loop reports after each step. ``image()`` returns a copy of the current iterate."""
+@dataclass(frozen=True, kw_only=True)
+class StepEvent(Progress):
+    """What the loop reports after each step. ``image()`` returns a copy of the current iterate.
 
-    step: int  # 1-based, counted over all levels of a run
-    total: int  # steps planned for the whole run
+    ``step`` counts over all levels of a run and ``total`` is the steps planned for the whole run."""
+
     loss: float
-    terms: Mapping[str, float]
-    elapsed: float  # seconds since the run started
     size: tuple[int, int]  # (H, W) of the image being optimised
     level: int = 0  # pyramid level (0-based) and number of levels
     levels: int = 1
-    # Fraction of the run's work done, 0..1. Steps of a pyramid's levels cost in proportion to
-    # their pixels, so this, not step / total, is what a time-left estimate should follow.
-    progress: float = 0.0
     _image: Callable[[], Tensor] = field(default=lambda: torch.empty(0), repr=False)
 
     def image(self) -> Tensor:

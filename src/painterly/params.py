@@ -29,7 +29,7 @@ SMOOTHINGS = ("none", "softmax")
 # go geometrically from one to the other). A level's step costs about twice the one before, and
 # the last level starts from an upsampled picture that already holds the composition, so it needs
 # the fewest steps and costs the most per step (docs/speed.md).
-QUALITY_STEPS = {"draft": (25, 10), "normal": (100, 40), "high": (250, 100)}
+QUALITY_STEPS = {"draft": (15, 10), "normal": (60, 40), "high": (150, 100)}
 # Ranges shared by every command and the server (docs/reliability.md): beyond them a run would
 # only end in an allocator or overflow error. Memory is checked separately, per machine.
 MAX_SIZE = 16384
@@ -55,6 +55,8 @@ def check_fields(obj: Any) -> None:
         if choices and value not in choices:
             raise ParameterError(f"{f.name}: {value!r} is not one of {', '.join(choices)}", field=f.name)
         minimum, maximum = f.metadata.get("minimum"), f.metadata.get("maximum")
+        if value in f.metadata.get("also", ()):  # a value with its own meaning outside the range (size 0: as it is)
+            continue
         if (minimum is not None or maximum is not None) and value is not None:
             for v in value if isinstance(value, list) else [value]:
                 check_range(f.name, v, minimum, maximum)
@@ -88,7 +90,7 @@ class StyleParams:
     iterations: int | None = option(None, "optimisation steps per pyramid level (default: set by --quality)", minimum=1, maximum=MAX_STEPS)
     optimizer: str = option("lbfgs", "lbfgs (best quality per step) or adam", choices=("lbfgs", "adam"))
     learning_rate: float | None = option(None, "step size; default 1.0 for lbfgs, 0.02 for adam", minimum=0.0, maximum=1000.0)
-    content_weight: float = option(1.0, "weight of the content loss", minimum=0.0, maximum=MAX_WEIGHT)
+    content_weight: float = option(1.5, "weight of the content loss", minimum=0.0, maximum=MAX_WEIGHT)
     style_weight: float = option(15.0, "weight of the style loss", minimum=0.0, maximum=MAX_WEIGHT)
     tv_weight: float = option(0.0, "weight of the total-variation smoothness term", minimum=0.0, maximum=MAX_WEIGHT)
     color_weight: float = option(10.0, "weight of matching the style's palette (its colours' histogram or moments)", minimum=0.0, maximum=MAX_WEIGHT)
@@ -97,7 +99,7 @@ class StyleParams:
         "or moments (their mean and covariance); masks always use moments", choices=COLOR_STATISTICS,
     )
     chroma_tv_weight: float = option(
-        300.0, "extra smoothness on colour only (not brightness): removes colour speckle, keeps strokes", minimum=0.0, maximum=MAX_WEIGHT
+        50.0, "extra smoothness on colour only (not brightness): removes colour speckle, keeps strokes", minimum=0.0, maximum=MAX_WEIGHT
     )
     style_statistic: str = option(
         "gram", "what is matched per style layer: gram (Gatys et al.), moments (mean and covariance) or sliced "

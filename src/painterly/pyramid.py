@@ -86,10 +86,12 @@ def _level(content_hw: tuple[int, int], size: int, params: StyleParams, index: i
     steps = params.steps_for_level(index, count)
     last = index == count - 1
     if max(hw) <= params.tile_size:
-        # Coarse levels are optimised with a margin that is cut off afterwards: there the image
-        # border is a large part of what the deep layers see, and the optimiser paints a
-        # multicoloured fringe along it that finer levels would inherit.
-        margin = 0 if last else margin_for(hw)
+        # Levels are optimised with a margin that is cut off afterwards: there the image border
+        # is a large part of what the deep layers see, and the optimiser paints a multicoloured
+        # fringe along it that finer levels would inherit. The last level gets a quarter of it
+        # (a few pixels): enough to take the 2-3 px speckled band that TF-style "same" padding
+        # left along the top edge (odd heights pad the top with zeros), at ~3 % more per step.
+        margin = margin_for(hw) // 4 if last else margin_for(hw)
         side_h, side_w = hw[0] + 2 * margin, hw[1] + 2 * margin
         return Level(index, size, hw, steps, 1, margin, float(side_h * side_w + STEP_OVERHEAD_PIXELS))
     boxes = tiles.tile_boxes(hw[0], hw[1], params.tile_size, tile_overlap(params))

@@ -12,8 +12,9 @@ import importlib
 import math
 import os
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -124,6 +125,9 @@ class SameConv2d(nn.Conv2d):
 
 
 class ConvBN(nn.Sequential):
+    conv: SameConv2d  # the named children, for readers and the type checker
+    bn: nn.BatchNorm2d
+
     def __init__(self, cin: int, cout: int, kernel: int = 1, stride: int = 1, groups: int = 1,
                  activation: bool = True) -> None:
         super().__init__(OrderedDict(
@@ -166,9 +170,10 @@ class EfficientNetLite(Backbone):
                 blocks.append(MBConv(cin, cout, kernel, stride if r == 0 else 1, expand))
                 cin = cout
         self.blocks = nn.ModuleList(blocks)
-        self.head = ConvBN(cin, _HEAD_CHANNELS)
+        # None once a truncated backbone has dropped them (_drop_modules_after).
+        self.head: ConvBN | None = ConvBN(cin, _HEAD_CHANNELS)
         self.pool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(_HEAD_CHANNELS, _CLASSES)  # no dropout: it is identity in eval anyway
+        self.fc: nn.Linear | None = nn.Linear(_HEAD_CHANNELS, _CLASSES)  # no dropout: it is identity in eval anyway
         self.layers = self._describe_layers()
         self.default_content_layers = {default_content_layer(variant): 1.0}
         # The two shallowest taps weigh 3: they carry the painting's fine strokes, which the
@@ -178,7 +183,7 @@ class EfficientNetLite(Backbone):
     def _taps(self, x: Tensor) -> Iterator[tuple[str, Tensor]]:
         x = self.stem(x)
         yield "stem", x
-        for i, block in enumerate(self.blocks):
+        for i, block in enumerate(self._mbconvs()):
             for part, activation in block.taps(x):
                 yield f"b{i}.{part}", activation
             x = activation  # a block's last tap is its output
@@ -189,17 +194,22 @@ class EfficientNetLite(Backbone):
         if self.fc is not None:
             yield "logits", self.fc(self.pool(x).flatten(1))
 
+    def _mbconvs(self) -> Iterable[MBConv]:
+        return cast("Iterable[MBConv]", self.blocks)  # nn.ModuleList only knows it holds Modules
+
     def _layer_plan(self) -> Iterator[tuple[str, str, list[nn.Module]]]:
+        head, fc = self.head, self.fc
+        assert head is not None and fc is not None, "the plan describes the whole network, before truncation"
         yield "stem", "conv", [self.stem.conv]
-        for i, block in enumerate(self.blocks):
+        for i, block in enumerate(self._mbconvs()):
             if block.expand is not None:
                 yield f"b{i}.expand", "expand", [block.expand.conv]
             yield f"b{i}.dw", "dw", [block.dw.conv]
             # The skip path (stride 1, same padding) has the same centre and a smaller field,
             # so the main path alone determines the field of the sum.
             yield f"b{i}.out", "block", [block.project.conv]
-        yield "head", "conv", [self.head.conv]
-        yield "logits", "logits", [self.pool, self.fc]
+        yield "head", "conv", [head.conv]
+        yield "logits", "logits", [self.pool, fc]
 
     def _drop_modules_after(self, name: str) -> None:
         # Whole blocks are the unit of removal: the rest of the block holding `name` stays

@@ -12,7 +12,9 @@ import contextlib
 import os
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ..images import FORMAT_CHOICES
 from ..params import StyleParams
@@ -24,6 +26,11 @@ from .common import (
     dataclass_from_args,
     sigterm_as_interrupt,
 )
+
+if TYPE_CHECKING:
+    from ..batch.database import JobTable
+    from ..batch.jobs import JobSpec
+    from ..batch.runner import BatchEvent, Executor, Plan, Summary
 
 # Options of `fast apply` that batch shares with stylize's (--size, --strength, ...) are not repeated.
 SHARED_WITH_STYLE = ("size", "strength", "preserve_colors", "device", "tile_size")
@@ -83,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
             table.close()
 
 
-def _jobs(args: argparse.Namespace):
+def _jobs(args: argparse.Namespace) -> list[JobSpec]:
     from ..batch.jobs import Defaults, expand_contents, expand_styles, grid
     from ..batch.manifest import read_manifest
     from ..errors import ParameterError
@@ -105,7 +112,7 @@ def _jobs(args: argparse.Namespace):
     return grid(expand_contents(args.contents), expand_styles(args.styles), defaults)
 
 
-def _check_outputs(jobs, folder: Path) -> None:
+def _check_outputs(jobs: list[JobSpec], folder: Path) -> None:
     """Before any work: the folder is a folder, no picture would overwrite an input or a file
     that an earlier batch in this folder did not paint."""
     from ..batch.database import DB_NAME, open_table
@@ -139,7 +146,7 @@ def _executor_args(args: argparse.Namespace) -> dict:
             "cpus": args.ray_cpus_per_worker, "gpus": args.ray_gpus_per_worker}
 
 
-def _executor(options: dict):
+def _executor(options: dict) -> Executor:
     from ..batch.local import LocalExecutor, default_shape
     from ..errors import PainterlyError
 
@@ -156,7 +163,7 @@ def _executor(options: dict):
     return RayExecutor(options["ray"], options["workers"], options["cpus"], options["gpus"])
 
 
-def _paint(plan, table, folder: Path, executor_options: dict, args: argparse.Namespace) -> int:
+def _paint(plan: Plan, table: JobTable, folder: Path, executor_options: dict, args: argparse.Namespace) -> int:
     from ..batch.runner import run_batch
 
     say = (lambda *a: None) if args.quiet else (lambda text: print(text, file=sys.stderr))
@@ -169,7 +176,7 @@ def _paint(plan, table, folder: Path, executor_options: dict, args: argparse.Nam
     bar = None if args.quiet else _bar(len(plan.todo))
     write = (lambda text: bar.write(text, file=sys.stderr)) if bar else say
 
-    def on_event(event) -> None:
+    def on_event(event: BatchEvent) -> None:
         if event.kind == "failed":
             write(f"failed: {event.name}: {event.error}")
         elif event.kind == "retry":
@@ -201,24 +208,24 @@ def _paint(plan, table, folder: Path, executor_options: dict, args: argparse.Nam
     return _exit_code(table, plan)
 
 
-def _bar(total: int):
+def _bar(total: int) -> Any:  # a tqdm bar
     from tqdm import tqdm
 
     return tqdm(total=total, unit="picture", dynamic_ncols=True, file=sys.stderr)
 
 
-def _counts(table, plan) -> dict[str, int]:
+def _counts(table: JobTable, plan: Plan) -> dict[str, int]:
     counts = {"pending": 0, "running": 0, "done": 0, "failed": 0}
     for row in table.rows(list(plan.jobs)):
         counts[row.state] += 1
     return counts
 
 
-def _exit_code(table, plan) -> int:
+def _exit_code(table: JobTable, plan: Plan) -> int:
     return EXIT_SOME_FAILED if _counts(table, plan)["failed"] else 0
 
 
-def _print_summary(table, plan, folder: Path, seconds: float, summary) -> None:
+def _print_summary(table: JobTable, plan: Plan, folder: Path, seconds: float, summary: Summary) -> None:
     counts = _counts(table, plan)
     lines = [f"{'state':8s} {'pictures':>8s}"]
     for state in ("done", "failed", "pending"):
@@ -243,7 +250,7 @@ def _cores() -> int:
 
 
 @contextlib.contextmanager
-def _exclusive(folder: Path):
+def _exclusive(folder: Path) -> Iterator[None]:
     """One driver per folder: a second one would paint the same jobs and race on the table."""
     import fcntl
 
@@ -290,7 +297,7 @@ def run_status(args: argparse.Namespace) -> int:
         state = "running now" if live else (run["outcome"] or "stopped without finishing")
         print(f"last run: {when}, {run['executor']}, {state}")
     seconds = [r.seconds for r in rows if r.state == "done" and r.seconds]
-    if live and seconds and run["slots"]:
+    if live and run is not None and seconds and run["slots"]:
         left = counts["pending"] + counts["running"]
         eta = left * (sum(seconds) / len(seconds)) / run["slots"]
         print(f"about {_duration(eta)} left ({sum(seconds) / len(seconds):.1f} s per picture, {run['slots']} workers)")

@@ -10,7 +10,9 @@ import sys
 import types
 import typing
 from collections.abc import Callable, Iterator
-from typing import Any, Protocol, TypeAlias
+from typing import Any, TypeAlias
+
+from ..progress import Progress
 
 # What `register(subparsers)` of each command module receives.
 Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
@@ -20,18 +22,6 @@ Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 EXIT_SOME_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
-
-
-class ProgressEvent(Protocol):
-    """What the progress bar reads from an event: optimisation (engine.StepEvent), training
-    (fast.train.TrainEvent) and video (fast.video.VideoProgress) all provide it. Events that also
-    carry ``progress`` (fraction of the work), ``loss`` and ``terms`` show them."""
-
-    @property
-    def step(self) -> int: ...
-
-    @property
-    def total(self) -> int: ...
 
 
 class OneLineArgumentParser(argparse.ArgumentParser):
@@ -62,7 +52,7 @@ def add_dataclass_options(
         kwargs: dict[str, Any] = {"default": f.default, "help": f.metadata.get("help", ""), "dest": f.name}
         limits = (f.metadata.get("minimum"), f.metadata.get("maximum"))
         if check_ranges and kind in (int, float) and limits != (None, None):
-            kwargs["type"] = in_range(kind, option, limits)
+            kwargs["type"] = in_range(kind, option, limits, also=tuple(f.metadata.get("also", ())))
         elif kind is not str:
             kwargs["type"] = kind
         if "metavar" in f.metadata:
@@ -133,11 +123,11 @@ class ProgressBar:
         self.bar: Any = None
         self.by_work = False
 
-    def __call__(self, event: ProgressEvent) -> None:
+    def __call__(self, event: Progress) -> None:
         if self.bar is None:
             from tqdm import tqdm
 
-            self.by_work = getattr(event, "progress", 0.0) > 0
+            self.by_work = event.progress > 0
             if self.by_work:
                 self.bar = tqdm(
                     total=self.WORK_UNITS, dynamic_ncols=True, file=sys.stderr, smoothing=0,
@@ -146,13 +136,11 @@ class ProgressBar:
             else:
                 self.bar = tqdm(total=event.total or None, unit=self.unit, dynamic_ncols=True, file=sys.stderr)
         postfix = {f"{self.unit}": f"{event.step}/{event.total}"} if self.by_work else {}
-        loss = getattr(event, "loss", None)
-        if loss is not None:
-            terms = getattr(event, "terms", {})
-            postfix.update({"loss": f"{loss:.4g}", **{k: f"{v:.3g}" for k, v in terms.items()}})
+        if event.loss is not None:
+            postfix.update({"loss": f"{event.loss:.4g}", **{k: f"{v:.3g}" for k, v in event.terms.items()}})
         if postfix:
             self.bar.set_postfix(postfix, refresh=False)
-        done = round(getattr(event, "progress", 0.0) * self.WORK_UNITS) if self.by_work else event.step
+        done = round(event.progress * self.WORK_UNITS) if self.by_work else event.step
         self.bar.update(done - self.bar.n)
 
     def close(self) -> None:

@@ -5,16 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from ..explain.defaults import DREAM, DREAM_LAYER, INVERT, RANGES, UNITS, UNITS_LAYER
-from ..params import DEFAULT_MODEL, DEVICES
+from ..explain.defaults import DREAM_LAYER, UNITS_LAYER, DreamSettings, InvertSettings, UnitsSettings
 
 if TYPE_CHECKING:
     from ..explain.units import UnitPatches
-from .common import EXIT_INTERRUPTED, Subparsers, file_run, in_range, progress_run
+from .common import EXIT_INTERRUPTED, Subparsers, add_dataclass_options, file_run, progress_run
 
 
 class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -22,10 +20,6 @@ class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
         return action.help if action.default is None else super()._get_help_string(action)
-
-
-def _ranged(kind: type, dest: str) -> Callable[[str], Any]:
-    return in_range(kind, "--" + dest.replace("_", "-"), RANGES[dest])
 
 
 def register(subparsers: Subparsers) -> None:
@@ -41,20 +35,15 @@ def register(subparsers: Subparsers) -> None:
     _register_dream(commands)
 
 
-def _per_model(table: dict[str, str]) -> str:
-    return ", ".join(f"{layer} for {model}" for model, layer in table.items())
-
-
 def _usage(parser: argparse.ArgumentParser) -> int:
     parser.print_help(sys.stderr)
     return 2
 
 
-def _common(parser: argparse.ArgumentParser, size: int) -> None:
+def _common(parser: argparse.ArgumentParser, settings: type) -> None:
+    """The tool's settings (explain/defaults.py) as options, then the output and quiet flags."""
+    add_dataclass_options(parser, settings, check_ranges=True)
     parser.add_argument("-o", "--output", required=True, help="output image (.png, .jpg, .webp, .tif)")
-    parser.add_argument("--model", default=DEFAULT_MODEL, help="backbone (see `painterly models`)")
-    parser.add_argument("--size", type=_ranged(int, "size"), default=size, help="long side in pixels the network sees")
-    parser.add_argument("--device", default="auto", choices=DEVICES, help="where to run")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
 
 
@@ -68,16 +57,10 @@ def _register_units(commands: Subparsers) -> None:
         formatter_class=_Formatter,
     )
     p.add_argument("--images", required=True, metavar="DIR", help="folder of images")
-    p.add_argument("--layer", help=f"layer to explain (default: {_per_model(UNITS_LAYER)})")
     p.add_argument("--units", help="comma-separated unit numbers, e.g. 3,17,42 (default: the "
                    "--num-units units with the highest peak activation)")
-    p.add_argument("--num-units", type=_ranged(int, "num_units"), default=UNITS.units, help="how many units to show without --units")
-    p.add_argument("--top", type=_ranged(int, "top"), default=UNITS.k, help="patches per unit")
-    p.add_argument("--tile", type=_ranged(int, "tile"), default=UNITS.tile, help="display size of one patch in pixels")
-    p.add_argument("--batch-size", type=_ranged(int, "batch_size"), help="images per forward pass (default: 1 on the CPU, "
-                   "where that is fastest per image, else 16)")
     p.add_argument("--metadata", metavar="JSON", help="also write the patches' sources and boxes to this file")
-    _common(p, UNITS.size)
+    _common(p, UnitsSettings)
     p.set_defaults(handler=run_units)
 
 
@@ -96,13 +79,7 @@ def _register_invert(commands: Subparsers) -> None:
                    "(default: stem,b1.dw,b3.dw,b5.dw,b11.dw; VGG: relu1_2 … relu5_2)")
     p.add_argument("--style-layers", help="comma-separated layers, added one at a time for the "
                    "bottom row (default: as content; VGG: relu1_1 … relu5_1)")
-    p.add_argument("--iterations", type=_ranged(int, "iterations"), default=INVERT.iterations, help="optimisation steps per reconstruction")
-    p.add_argument("--optimizer", default=INVERT.optimizer, choices=("lbfgs", "adam"))
-    p.add_argument("--tv-weight", type=_ranged(float, "tv_weight"), default=INVERT.tv_weight, help="smoothness prior on the content "
-                   "reconstructions (0: none, as in the paper; deep layers then keep the start noise)")
-    p.add_argument("--seed", type=_ranged(int, "seed"), default=INVERT.seed, help="seed of the starting noise")
-    p.add_argument("--cell", type=_ranged(int, "cell"), default=INVERT.cell, help="long side of each picture on the sheet")
-    _common(p, INVERT.size)
+    _common(p, InvertSettings)
     p.set_defaults(handler=run_invert)
 
 
@@ -115,16 +92,7 @@ def _register_dream(commands: Subparsers) -> None:
         formatter_class=_Formatter,
     )
     p.add_argument("image", help="the photo to dream on")
-    p.add_argument("--layer", help=f"layer to amplify (default: {_per_model(DREAM_LAYER)})")
-    p.add_argument("--unit", type=_ranged(int, "unit"), help="amplify only this unit (channel) of the layer")
-    p.add_argument("--octaves", type=_ranged(int, "octaves"), default=DREAM.octaves, help="number of scales, smallest first")
-    p.add_argument("--octave-scale", type=_ranged(float, "octave_scale"), default=DREAM.octave_scale, help="size ratio between octaves")
-    p.add_argument("--steps", type=_ranged(int, "steps"), default=DREAM.steps, help="steps per octave")
-    p.add_argument("--strength", type=_ranged(float, "strength"), default=DREAM.strength,
-                   help="step size multiplier (2: twice as strong)")
-    p.add_argument("--jitter", type=_ranged(int, "jitter"), default=DREAM.jitter, help="largest random shift in pixels")
-    p.add_argument("--seed", type=_ranged(int, "seed"), default=DREAM.seed, help="seed of the jitter")
-    _common(p, DREAM.size)
+    _common(p, DreamSettings)
     p.set_defaults(handler=run_dream)
 
 

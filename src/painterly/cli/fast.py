@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..fast.settings import SMOOTHING
 from ..images import FORMAT_CHOICES
-from ..params import DEVICES, PRESERVE_COLORS
 
 if TYPE_CHECKING:
 
@@ -38,12 +36,6 @@ def register(subparsers: Subparsers) -> None:
     _register_export(commands)
     _register_list(commands)
     parser.set_defaults(handler=lambda args: _usage(parser))
-
-
-def _ranged(kind: type, dest: str, also: tuple = ()) -> Callable[[str], Any]:
-    from ..fast.settings import APPLY_RANGES
-
-    return in_range(kind, "--" + dest.replace("_", "-"), APPLY_RANGES[dest], also=also)
 
 
 def _usage(parser: argparse.ArgumentParser) -> int:
@@ -142,7 +134,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def _register_apply(commands: Subparsers) -> None:
-    from ..fast.settings import RUNTIMES
+    from ..fast.settings import SMOOTHING_RANGE, ApplySettings
 
     parser = commands.add_parser(
         "apply", help="paint photos, folders or videos with a trained style",
@@ -153,13 +145,9 @@ def _register_apply(commands: Subparsers) -> None:
     parser.add_argument("model", help="style name or .painterly file")
     parser.add_argument("inputs", nargs="+", metavar="input", help="images, folders or videos")
     parser.add_argument("-o", "--output", required=True, help="output file (one input) or folder")
-    parser.add_argument("--strength", type=_ranged(float, "strength"), default=1.0, help="0 keeps the photo, 1 is the full style")
-    parser.add_argument("--preserve-colors", default="none", choices=PRESERVE_COLORS, help="keep the photo's colours")
-    parser.add_argument("--size", type=_ranged(int, "size", also=(0,)), default=0, help="scale inputs to this long side first (0: as they are)")
-    parser.add_argument("--runtime", default="auto", choices=RUNTIMES, help="auto: ONNX Runtime on a CPU (faster there), PyTorch on a GPU")
-    parser.add_argument("--device", default="auto", choices=DEVICES, help="device of the torch runtime")
-    parser.add_argument("--tile-size", type=_ranged(int, "tile_size"), default=2048, help="larger images are painted in overlapping tiles")
-    parser.add_argument("--smoothing", type=_ranged(float, "smoothing"), default=SMOOTHING, help="videos: 0 off … 0.9 strong flicker reduction")
+    add_dataclass_options(parser, ApplySettings, check_ranges=True)  # the picture options, shared with `batch`
+    parser.add_argument("--smoothing", type=in_range(float, "--smoothing", SMOOTHING_RANGE), default=SMOOTHING,
+                        help="videos: 0 off … 0.9 strong flicker reduction")
     parser.add_argument("--format", default=None, choices=FORMAT_CHOICES, help="suffix of images written into a folder (default: keep the input's)")
     parser.add_argument("--overwrite", action="store_true", help="redo files whose output already exists")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress or summary")
@@ -171,13 +159,15 @@ def run_apply(args: argparse.Namespace) -> int:
     # by ONNX Runtime from a cached graph, and importing torch would take longer than painting.
     from ..errors import PainterlyError, ParameterError
     from ..fast.folders import VIDEO_SUFFIXES, is_video, plan_jobs
+    from ..fast.settings import SMOOTHING_RANGE
     from ..images import MIN_SIDE
     from ..outputs import check_outputs
 
     if args.size and args.size < MIN_SIDE:
         raise ParameterError(f"size: {args.size} is below the minimum {MIN_SIDE}", field="size")
-    if not 0.0 <= args.smoothing <= 0.9:  # checked before any file is touched (as TemporalSmoother does)
-        raise ParameterError(f"smoothing: {args.smoothing} is not in [0, 0.9]")
+    lo, hi = SMOOTHING_RANGE
+    if not lo <= args.smoothing <= hi:  # checked before any file is touched (as TemporalSmoother does)
+        raise ParameterError(f"smoothing: {args.smoothing} is not in [{lo:g}, {hi:g}]")
     paint = _Painters(args)
     jobs = plan_jobs(args.inputs, args.output, args.format)
     single = len(jobs) == 1 and Path(args.inputs[0]).is_file()

@@ -15,15 +15,16 @@ loop knows nothing of them:
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from ..backbones import Backbone
-from ..engine import Callback, RunClock, StopReason, optimize_image
+from ..engine import Callback, Objective, RunClock, StopReason, optimize_image
 from ..errors import ParameterError
 from ..params import DEFAULT_MODEL
 from .common import (
@@ -55,11 +56,11 @@ class _NormaliseGrad(torch.autograd.Function):
     """Identity forward; backward divides the gradient by its mean absolute value."""
 
     @staticmethod
-    def forward(ctx, x: Tensor) -> Tensor:
+    def forward(ctx: Any, x: Tensor) -> Tensor:
         return x.view_as(x)
 
     @staticmethod
-    def backward(ctx, grad: Tensor) -> Tensor:
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
         return grad / (grad.abs().mean() + 1e-12)
 
 
@@ -71,11 +72,11 @@ def dream_score(net: Backbone, image: Tensor, layer: str, unit: int | None = Non
     return act.pow(2).mean()
 
 
-def dream_objective(net: Backbone, layer: str, unit: int | None, jitter: int, seed: int = 0):
+def dream_objective(net: Backbone, layer: str, unit: int | None, jitter: int, seed: int = 0) -> Objective:
     """The negated score of a randomly rolled copy of the image, with normalised gradients."""
     generator = torch.Generator().manual_seed(seed)
 
-    def objective(image: Tensor):
+    def objective(image: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
         dy, dx = torch.randint(-jitter, jitter + 1, (2,), generator=generator).tolist() if jitter else (0, 0)
         shifted = torch.roll(_NormaliseGrad.apply(image), shifts=(dy, dx), dims=(2, 3))
         score = dream_score(net, shifted, layer, unit)
@@ -130,7 +131,7 @@ def dream(
             shapes.append((h, w))
     clock = RunClock(total=steps * len(shapes), start=start, levels=len(shapes))
     detail = torch.zeros(1, 3, *shapes[0], device=base.device)
-    result_image, stopped = base, "finished"
+    result_image, stopped = base, cast(StopReason, "finished")
     for level, hw in enumerate(shapes):
         clock.level = level
         octave_base = _resize(base, hw).clamp(0, 1)
@@ -154,7 +155,7 @@ def dream(
                        time.perf_counter() - start)
 
 
-def _resize(t: Tensor, hw) -> Tensor:
+def _resize(t: Tensor, hw: Sequence[int]) -> Tensor:
     # Signed detail images must not be clamped, so not io.resize_to; bilinear is enough here.
-    hw = tuple(hw)
-    return t if tuple(t.shape[-2:]) == hw else F.interpolate(t, size=hw, mode="bilinear", align_corners=False)
+    size = (hw[0], hw[1])
+    return t if tuple(t.shape[-2:]) == size else F.interpolate(t, size=size, mode="bilinear", align_corners=False)

@@ -10,16 +10,16 @@ through :func:`painterly.engine.optimize_image` with the losses of :mod:`painter
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, cast
 
 import torch
 from torch import Tensor
 
 from .. import losses
 from ..backbones import Backbone
-from ..engine import Callback, RunClock, StopReason, optimize_image
+from ..engine import Callback, Objective, RunClock, StopReason, optimize_image
 from ..errors import ParameterError
 from ..params import DEFAULT_MODEL
 from .common import (
@@ -111,7 +111,7 @@ def invert(
         labels=(label_of(image, "image"), label_of(style_image, "style image") if style_image is not None
                 else label_of(image, "image")),
     )
-    jobs = [("content", (layer,)) for layer in content_layers]
+    jobs: list[tuple[Literal["content", "style"], tuple[str, ...]]] = [("content", (layer,)) for layer in content_layers]
     jobs += [("style", tuple(style_layers[: n + 1])) for n in range(len(style_layers))]
     for level, (kind, layers) in enumerate(jobs):
         clock.level = level
@@ -135,7 +135,7 @@ def invert(
     return result
 
 
-def content_objective(net: Backbone, target: Tensor, layers: Sequence[str], tv_weight: float = 0.0):
+def content_objective(net: Backbone, target: Tensor, layers: Sequence[str], tv_weight: float = 0.0) -> Objective:
     """Relative squared error of the features at ``layers`` (plus an optional TV prior)."""
     layers = list(layers)
     with torch.no_grad():
@@ -143,7 +143,7 @@ def content_objective(net: Backbone, target: Tensor, layers: Sequence[str], tv_w
     return _feature_objective(net, layers, "content", loss, tv_weight)
 
 
-def style_objective(net: Backbone, target: Tensor, layers: Sequence[str], tv_weight: float = 0.0):
+def style_objective(net: Backbone, target: Tensor, layers: Sequence[str], tv_weight: float = 0.0) -> Objective:
     """Mean relative squared error of the Gram matrices at ``layers`` (plus an optional TV prior)."""
     layers = list(layers)
     with torch.no_grad():
@@ -152,13 +152,15 @@ def style_objective(net: Backbone, target: Tensor, layers: Sequence[str], tv_wei
     return _feature_objective(net, layers, "style", loss, tv_weight)
 
 
-def _feature_objective(net: Backbone, layers: list[str], name: str, loss, tv_weight: float):
+def _feature_objective(
+    net: Backbone, layers: list[str], name: str, loss: Callable[[dict[str, Tensor]], Tensor], tv_weight: float
+) -> Objective:
     """image -> (total, terms): ``loss`` of the features at ``layers``, plus the optional TV prior."""
 
-    def objective(image: Tensor):
+    def objective(image: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
         terms = {name: loss(net(image, layers))}
         if tv_weight:
             terms["tv"] = tv_weight * losses.tv_loss(image)
-        return sum(terms.values()), terms
+        return cast(Tensor, sum(terms.values())), terms
 
     return objective

@@ -37,23 +37,23 @@ def plan_jobs(inputs: Iterable[str | os.PathLike], output: str | os.PathLike, im
     ``output`` is a folder and each result keeps its name (images may change suffix to
     ``image_suffix``). Files that are neither images nor videos inside folders are ignored.
     """
-    inputs = [Path(p) for p in inputs]
-    output = Path(output)
-    for path in inputs:
+    paths = [Path(p) for p in inputs]
+    out = Path(output)
+    for path in paths:
         if not path.exists():
             raise ParameterError(f"{path}: no such file or folder")
-    if len(inputs) == 1 and inputs[0].is_file() and not output.is_dir() and (output.suffix or output.exists()):
+    if len(paths) == 1 and paths[0].is_file() and not out.is_dir() and (out.suffix or out.exists()):
         # One file to one named output: an existing non-folder (even /dev/full) is that output.
-        return [_job(inputs[0], output)]
-    if output.exists() and not output.is_dir():
-        raise ParameterError(f"{output}: several inputs or a folder need an output folder, and this is a file")
+        return [_job(paths[0], out)]
+    if out.exists() and not out.is_dir():
+        raise ParameterError(f"{out}: several inputs or a folder need an output folder, and this is a file")
     jobs = []
-    for path in inputs:
+    for path in paths:
         if path.is_dir():
             for source in sorted(_media_files(path)):
-                jobs.append(_job(source, _renamed(output / source.relative_to(path.parent), image_suffix)))
+                jobs.append(_job(source, _renamed(out / source.relative_to(path.parent), image_suffix)))
         else:
-            jobs.append(_job(path, _renamed(output / path.name, image_suffix)))
+            jobs.append(_job(path, _renamed(out / path.name, image_suffix)))
     _refuse_overwriting_inputs(jobs)
     _refuse_shared_targets(jobs)
     return jobs

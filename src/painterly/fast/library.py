@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING
 
 from ..errors import ModelError
 from ..suggest import unknown_name_message
+from .settings import SUFFIX
 
 if TYPE_CHECKING:
     from .model_file import FastStyle
 
-SUFFIX = ".painterly"  # of a style file
 
 
 def shipped_styles() -> dict[str, Path]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +17,8 @@ import torch
 
 from .. import __version__
 from ..errors import ModelError
-from .library import SUFFIX  # noqa: F401 - the suffix of these files, importable from here
 from .network import Architecture, TransformNet
+from .settings import SUFFIX, TrainSettings  # noqa: F401 - SUFFIX: the suffix of these files, importable from here
 
 FORMAT = "painterly-fast-style"
 CHECKPOINT_FORMAT = "painterly-fast-checkpoint"
@@ -134,7 +134,10 @@ def _read(source: str | os.PathLike | io.BytesIO, expected: str, path: str | os.
 
 
 # What a file may declare: TransformNet would build (or try to allocate) anything it is given.
-ARCHITECTURE_RANGES = {"width": (4, 256), "blocks": (0, 64)}
+# The same ranges `fast train --width/--blocks` accepts (TrainSettings), read from there.
+ARCHITECTURE_RANGES = {
+    f.name: (f.metadata["minimum"], f.metadata["maximum"]) for f in fields(TrainSettings) if f.name in ("width", "blocks")
+}
 
 
 def _architecture(payload: dict[str, Any], path: str | os.PathLike) -> Architecture:

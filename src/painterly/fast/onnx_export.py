@@ -13,7 +13,6 @@ import torch
 from torch import nn
 
 from .model_file import FastStyle
-from .onnx_apply import onnx_session  # noqa: F401 - kept importable from here
 
 OPSET = 17
 INPUT, OUTPUT = "padded_image", "padded_output"

@@ -25,7 +25,7 @@ def pad_amounts(height: int, width: int) -> tuple[int, int, int, int, str]:
 
 
 # Below this the network's three stride-2 stages leave less than 2 pixels: no picture, only a smear.
-MIN_SIDE = 16
+NETWORK_MIN_SIDE = 16
 
 
 def output_shape(hw: tuple[int, int], size: int, tile_size: int, what: str) -> tuple[int, int]:
@@ -37,12 +37,12 @@ def output_shape(hw: tuple[int, int], size: int, tile_size: int, what: str) -> t
     from ..io import long_side_shape
 
     h, w = long_side_shape(hw, size) if size else hw
-    if min(h, w) < MIN_SIDE:
+    if min(h, w) < NETWORK_MIN_SIDE:
         if not size:
-            raise ParameterError(f"{what}: {w}x{h} px is too small; both sides must be at least {MIN_SIDE} px")
+            raise ParameterError(f"{what}: {w}x{h} px is too small; both sides must be at least {NETWORK_MIN_SIDE} px")
         raise ParameterError(
             f"{what}: {hw[1]}x{hw[0]} px would be {w}x{h} px at size {size}; both sides must be at least "
-            f"{MIN_SIDE} px (use a larger --size or a less extreme aspect ratio)"
+            f"{NETWORK_MIN_SIDE} px (use a larger --size or a less extreme aspect ratio)"
         )
     memory.check_fits(memory.fast_apply_bytes(h * w, tile_size * tile_size), f"{what} ({w}x{h} px)",
                       hint="use a smaller --size")

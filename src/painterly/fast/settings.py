@@ -6,7 +6,6 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import ParameterError
 from ..images import MIN_SIDE
 from ..params import (
     COLOR_STATISTICS,
@@ -22,12 +21,13 @@ from ..params import (
     parse_layer_spec,
 )
 
+SUFFIX = ".painterly"  # of a style file
+
 RUNTIMES = ("auto", "torch", "onnx")
-# (minimum, maximum) of the numeric options of `fast apply`, checked before any file is touched;
-# size 0 means "as they are" and is allowed besides the range.
-APPLY_RANGES = {"strength": (0.0, 1.0), "size": (MIN_SIDE, MAX_SIZE), "tile_size": (128, MAX_SIZE), "smoothing": (0.0, 0.9)}
-# Videos: how much of the previous painted frame is kept where the photo did not change (0: off).
+# Videos: how much of the previous painted frame is kept where the photo did not change (0: off),
+# and the range `fast apply --smoothing` accepts (checked before any file is touched).
 SMOOTHING = 0.5
+SMOOTHING_RANGE = (0.0, 0.9)
 
 
 @dataclass
@@ -86,15 +86,13 @@ class TrainSettings:
 class ApplySettings:
     """How a trained style is applied to one photo (`fast apply`'s picture options, `batch` rows)."""
 
-    size: int = option(0, "scale the photo to this long side first (0: as it is)", minimum=0)
+    size: int = option(0, "scale inputs to this long side first (0: as they are)", minimum=MIN_SIDE, maximum=MAX_SIZE, also=(0,))
     strength: float = option(1.0, "0 keeps the photo, 1 is the full style", minimum=0.0, maximum=1.0)
     preserve_colors: str = option("none", "keep the photo's colours", choices=PRESERVE_COLORS)
     runtime: str = option("auto", "auto: ONNX Runtime on a CPU (faster there), PyTorch on a GPU", choices=RUNTIMES)
     device: str = option("auto", "device of the torch runtime", choices=DEVICES)
-    tile_size: int = option(2048, "larger images are painted in overlapping tiles", minimum=128)
+    tile_size: int = option(2048, "larger images are painted in overlapping tiles", minimum=128, maximum=MAX_SIZE)
 
     def validate(self) -> ApplySettings:
         check_fields(self)
-        if 0 < self.size < MIN_SIDE:
-            raise ParameterError(f"size: {self.size} is below the minimum {MIN_SIDE}", field="size")
         return self

@@ -21,6 +21,7 @@ from ..devices import resolve_device
 from ..errors import ImageError, ParameterError
 from ..io import load_image, resize_long_side
 from ..params import layers_or_default
+from ..progress import Progress
 from .model_file import FastStyle
 from .network import Architecture, TransformNet
 from .settings import TrainSettings
@@ -34,14 +35,17 @@ StopReason = Literal["finished", "callback", "interrupted"]
 FAST_CONTENT_LAYERS = {"efficientnet-lite0": "b2.out,b4.out,b9.out", "vgg19": "relu2_2", "vgg16": "relu2_2"}
 
 
-@dataclass(frozen=True)
-class TrainEvent:
-    step: int  # 1-based, counted from the first step of the first run (resumes continue it)
-    total: int
+# Pixels of a batch the palette histogram compares per step (a random subset: sorting every
+# pixel of a batch of crops each step would cost more than the network).
+PALETTE_SAMPLES = 2**14
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainEvent(Progress):
+    """``step`` counts from the first step of the first run (resumes continue it); ``elapsed`` is the
+    seconds of training summed over resumed runs."""
+
     loss: float
-    terms: dict[str, float]
-    elapsed: float  # seconds of training, summed over resumed runs
-    progress: float = 0.0  # fraction of the run's work done (early steps on small crops cost less)
     _preview: Callable[[], Tensor] = field(default=lambda: torch.empty(0), repr=False)
 
     def preview(self) -> Tensor:
@@ -142,7 +146,7 @@ class Trainer:
         if self.settings.color_statistic == "moments":
             return losses.relative_squared_error(losses.color_gram(painted), self.style_colors)
         pixels = painted.permute(1, 0, 2, 3).flatten(1).T  # every pixel of the batch, (N, 3)
-        count = min(len(pixels), 16384)
+        count = min(len(pixels), PALETTE_SAMPLES)
         subset = torch.randperm(len(pixels), generator=self.generator)[:count].to(pixels.device)
         projected, _ = (pixels[subset] @ self.color_directions).sort(dim=0)
         target = losses.resample_quantiles(self.style_quantiles, count)

@@ -18,19 +18,14 @@ from torch import Tensor
 from ..errors import ImageError, ParameterError
 from ..io import long_side_shape, resize_to
 from ..outputs import partial_path
+from ..progress import Progress
 from .folders import VIDEO_SUFFIXES, is_video  # noqa: F401 - also this module's public names
 from .settings import SMOOTHING
 
 
-@dataclass(frozen=True)
-class VideoProgress:
-    frame: int  # frames written so far
-    total: int  # frames the container announces (0 when it does not say)
-
-    @property
-    def step(self) -> int:
-        """The frame count under the name every progress event uses (cli.common.ProgressEvent)."""
-        return self.frame
+@dataclass(frozen=True, kw_only=True)
+class VideoProgress(Progress):
+    """``step``: frames written so far; ``total``: frames the container announces (0 when it does not say)."""
 
 
 class TemporalSmoother:
@@ -112,7 +107,7 @@ def stylize_video(
                         out.mux(video_out.encode(_to_frame(pixels, frame, video_out)))
                         written += 1
                         if on_progress:
-                            on_progress(VideoProgress(written, total))
+                            on_progress(VideoProgress(step=written, total=total))
                 out.mux(video_out.encode(None))  # flush the encoder
         if written == 0:
             raise ImageError(f"{source}: the video stream has no frames")

@@ -29,9 +29,10 @@ import dataclasses
 import functools
 import json
 import time
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
@@ -39,15 +40,19 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import __version__
 from ..allocator import limit_arenas
 from ..errors import ImageError, ParameterError, PixelLimitError
 from ..images import MIN_SIDE, check_shape
 from ..params import DEFAULT_MODEL, StyleParams
-from .jobs import TERMINAL, JobManager, QueueFull, Settings
+from .jobs import TERMINAL, Job, JobManager, QueueFull, Runner, Settings
 from .schema import Limits, describe, params_json_schema, parse_params
 from .settings import DEFAULTS
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 STATIC_DIR = Path(__file__).with_name("static")
 MB = 2**20
@@ -80,13 +85,13 @@ class _Guard:
     """Pure ASGI middleware: Host allow-list (DNS rebinding), same-origin POSTs (CSRF from other
     sites), a cap on request bodies counted as they arrive, and security headers."""
 
-    def __init__(self, app, config: ServerConfig):
+    def __init__(self, app: ASGIApp, config: ServerConfig) -> None:
         self.app = app
         self.config = config
         c = config
         self.max_body = c.max_upload_bytes * (2 * c.limits.max_styles + 1) + MB  # content, styles, a mask each
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
@@ -105,7 +110,7 @@ class _Guard:
         received = 0
         started = False
 
-        async def limited_receive():
+        async def limited_receive() -> Message:
             nonlocal received
             message = await receive()
             if message["type"] == "http.request":
@@ -114,7 +119,7 @@ class _Guard:
                     raise _TooLarge(_too_big("request", received, self.max_body, at_least=True))
             return message
 
-        async def send_with_headers(message):
+        async def send_with_headers(message: Message) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
@@ -131,7 +136,7 @@ class _Guard:
                 await _send_json(send, 413, {"detail": err.detail})
 
 
-async def _send_json(send, status: int, body: dict) -> None:
+async def _send_json(send: Send, status: int, body: dict) -> None:
     data = json.dumps(body).encode()
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]})
@@ -161,7 +166,7 @@ def create_app(  # noqa: C901
     config: ServerConfig | None = None,
     *,
     params_cls: type = StyleParams,
-    runner=None,
+    runner: Runner | None = None,
 ) -> FastAPI:
     """The ASGI app. ``params_cls`` is the parameters dataclass; ``runner`` replaces stylize (tests)."""
     config = config or ServerConfig()
@@ -169,7 +174,7 @@ def create_app(  # noqa: C901
     decode_slots = asyncio.Semaphore(config.decode_concurrency)
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI):
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # One malloc arena for all threads: a long-lived server otherwise grows with every job
         # (issue 12, item 15; the worker also trims the heap after each job).
         limit_arenas(config.malloc_arenas)
@@ -191,7 +196,7 @@ def create_app(  # noqa: C901
     app.include_router(library_router(list(config.libraries), max_upload_bytes=config.max_upload_bytes,
                                       max_pixels=config.max_pixels))
 
-    def get_job(job_id: str):
+    def get_job(job_id: str) -> Job:
         job = manager.get(job_id)
         if job is None:
             raise StarletteHTTPException(404, f"no job {job_id[:40]!r} (unknown, or removed after it finished)")
@@ -204,12 +209,14 @@ def create_app(  # noqa: C901
             "png": f"{base}/result?format=png", "jpeg": f"{base}/result?format=jpeg",
         }
 
+    # Routes returning JSON say response_model=None: FastAPI would otherwise turn their return
+    # annotation into a pydantic response model (another schema, another serialiser).
     @app.get("/", include_in_schema=False)
-    async def index():
+    async def index() -> FileResponse:
         return FileResponse(STATIC_DIR / "index.html", headers={"cache-control": "no-cache"})
 
-    @app.get("/api/params")
-    async def params_schema():
+    @app.get("/api/params", response_model=None)
+    async def params_schema() -> dict[str, Any]:
         from ..backbones import list_backbones
 
         return {
@@ -230,14 +237,14 @@ def create_app(  # noqa: C901
             "version": __version__,
         }
 
-    @app.get("/api/paintings")
-    async def paintings():
+    @app.get("/api/paintings", response_model=None)
+    async def paintings() -> list[dict[str, Any]]:
         """The public-domain paintings shipped with the page, with the fast style trained on each."""
         fast = _fast_styles()
         return [{**p, "fast": p.get("fast") if p.get("fast") in fast else None} for p in _paintings()]
 
-    @app.get("/api/health")
-    async def health():
+    @app.get("/api/health", response_model=None)
+    async def health() -> dict[str, Any]:
         return {"ok": True, **manager.stats()}
 
     params_schema_json = params_json_schema(params_cls, config.limits)
@@ -255,8 +262,8 @@ def create_app(  # noqa: C901
     }}}}}
 
     @app.post("/api/params/check", openapi_extra={"requestBody": {
-        "required": True, "content": {"application/json": {"schema": params_schema_json}}}})
-    async def check_params(request: Request):
+        "required": True, "content": {"application/json": {"schema": params_schema_json}}}}, response_model=None)
+    async def check_params(request: Request) -> dict[str, Any] | JSONResponse:
         """Validate parameters without uploading images: 200 with the values a job would use, or 422."""
         try:
             data = await request.json()
@@ -272,7 +279,7 @@ def create_app(  # noqa: C901
         return {"params": dataclasses.asdict(params)}
 
     @app.post("/api/jobs", status_code=202, openapi_extra=job_form)
-    async def create_job(request: Request):
+    async def create_job(request: Request) -> JSONResponse:
         limits = config.limits
         # Starlette answers 400 itself past these counts; below them we name what is wrong.
         form = await request.form(max_files=limits.max_styles + 8, max_fields=16, max_part_size=MB)
@@ -313,9 +320,10 @@ def create_app(  # noqa: C901
             if manager.queue_full():
                 return error(429, "the queue is full; try again shortly", headers={"retry-after": "5"})
 
+            # Every part is a file by now (checked above and in _parts_refused); the filters say so to mypy.
             uploads = [("content", "content image", contents[0])] + [
-                ("style", f"style image {i + 1}", s) for i, s in enumerate(styles)
-            ] + [("mask", f"mask {i + 1}", m) for i, m in enumerate(masks)]
+                ("style", f"style image {i + 1}", s) for i, s in enumerate(styles) if isinstance(s, UploadFile)
+            ] + [("mask", f"mask {i + 1}", m) for i, m in enumerate(masks) if isinstance(m, UploadFile)]
             for form_field, label, up in uploads:
                 if up.size is not None and up.size > config.max_upload_bytes:
                     return error(413, _too_big(label, up.size, config.max_upload_bytes), field=form_field)
@@ -344,7 +352,7 @@ def create_app(  # noqa: C901
         if refused:
             return refused
         async with decode_slots:
-            preview = await run_in_threadpool(_initial_preview, content, fast, params)
+            preview = await run_in_threadpool(_initial_preview, content, fast if isinstance(fast, str) else None, params)
         try:
             job = manager.submit(params, content, style_images, preview=preview, masks=mask_images)
         except QueueFull as err:
@@ -352,20 +360,20 @@ def create_app(  # noqa: C901
         body = {**manager.status(job), "urls": urls(job.id)}
         return JSONResponse(body, status_code=202, headers={"location": f"/api/jobs/{job.id}"})
 
-    @app.get("/api/jobs/{job_id}")
-    async def job_status(job_id: str, history: bool = False):
+    @app.get("/api/jobs/{job_id}", response_model=None)
+    async def job_status(job_id: str, history: bool = False) -> dict[str, Any]:
         job = get_job(job_id)
         return {**manager.status(job, history=history), "urls": urls(job.id)}
 
-    @app.post("/api/jobs/{job_id}/cancel", status_code=202)
-    @app.delete("/api/jobs/{job_id}", status_code=202)
-    async def cancel_job(job_id: str):
+    @app.post("/api/jobs/{job_id}/cancel", status_code=202, response_model=None)
+    @app.delete("/api/jobs/{job_id}", status_code=202, response_model=None)
+    async def cancel_job(job_id: str) -> dict[str, Any]:
         job = get_job(job_id)
         manager.cancel(job, "cancelled")
         return manager.status(job)
 
     @app.get("/api/jobs/{job_id}/preview")
-    async def preview(job_id: str):
+    async def preview(job_id: str) -> Response:
         job = get_job(job_id)
         data = job.preview
         if data is None:
@@ -373,7 +381,7 @@ def create_app(  # noqa: C901
         return Response(data, media_type="image/jpeg", headers={"cache-control": "no-store"})
 
     @app.get("/api/jobs/{job_id}/result")
-    async def result(job_id: str, format: str = "png"):
+    async def result(job_id: str, format: str = "png") -> Response:
         job = get_job(job_id)
         fmt = format.lower()
         if fmt not in ("png", "jpeg", "jpg"):
@@ -394,7 +402,7 @@ def create_app(  # noqa: C901
         return Response(data, media_type=media, headers={"content-disposition": disposition, "cache-control": "no-store"})
 
     @app.get("/api/jobs/{job_id}/events")
-    async def events(job_id: str, request: Request):
+    async def events(job_id: str, request: Request) -> StreamingResponse:
         job = get_job(job_id)
         last = request.headers.get("last-event-id", "")
         start = int(last) if last.isdigit() else 0
@@ -407,7 +415,7 @@ def create_app(  # noqa: C901
     return app
 
 
-async def _event_stream(manager: JobManager, job, request: Request, seq: int):
+async def _event_stream(manager: JobManager, job: Job, request: Request, seq: int) -> AsyncIterator[str]:
     """Snapshot first (or when the client fell too far behind), then each event as it happens.
 
     The stream ends after the job's final state event. While it is open the job counts as watched.
@@ -458,7 +466,7 @@ def _short(name: str) -> str:
     return name if len(name) <= 60 else name[:57] + "..."
 
 
-def _decode(data: bytes, name: str, max_pixels: int, long_side: int):
+def _decode(data: bytes, name: str, max_pixels: int, long_side: int) -> Tensor:
     """Decode (content sniffed), check the shape the run needs, shrink to the size it will use."""
     from ..io import image_from_bytes, resize_long_side
 
@@ -471,7 +479,7 @@ def _decode(data: bytes, name: str, max_pixels: int, long_side: int):
     return image.contiguous()
 
 
-def _initial_preview(image, fast: str | None = None, params=None) -> bytes:
+def _initial_preview(image: Tensor, fast: str | None = None, params: object = None) -> bytes:
     """What the preview shows until the first step: the photo, or a shipped fast style's picture
     of it (a second on a CPU) as a first look while the optimisation runs."""
     from .jobs import _jpeg
@@ -481,7 +489,7 @@ def _initial_preview(image, fast: str | None = None, params=None) -> bytes:
     return _jpeg(image, quality=85)
 
 
-def _parts_refused(keys: list[str], fast, masks: list, n_styles: int) -> JSONResponse | None:
+def _parts_refused(keys: list[str], fast: object, masks: list, n_styles: int) -> JSONResponse | None:
     """Unknown parts of a job form, and its optional ones: ``fast`` names a shipped fast style
     (never a path) and ``mask`` comes as one image file per style."""
     for key in keys:
@@ -500,7 +508,7 @@ def _parts_refused(keys: list[str], fast, masks: list, n_styles: int) -> JSONRes
     return None
 
 
-def _masks_misshapen(masks, content) -> JSONResponse | None:
+def _masks_misshapen(masks: list[Tensor] | None, content: Tensor) -> JSONResponse | None:
     """The engine's own rule for masks, checked before queueing (a 422, not a failed job)."""
     from ..style_transfer import _check_aspect
 
@@ -520,7 +528,7 @@ def _fast_styles() -> tuple[str, ...]:
 
 
 @functools.lru_cache(maxsize=2)
-def _fast_stylizer(name: str):
+def _fast_stylizer(name: str) -> Callable[[Tensor], Tensor]:
     from ..fast.apply import FastStylizer
     from ..fast.library import find_style
 
@@ -535,7 +543,7 @@ def _paintings() -> tuple[dict, ...]:
     return tuple({**e, "url": f"/static/paintings/{e['file']}"} for e in entries if (folder / e["file"]).is_file())
 
 
-def _check_weights(params) -> ParameterError | None:
+def _check_weights(params: Any) -> ParameterError | None:
     """A backbone whose weights are not on this server fails the request, not the job later.
 
     The message is for a browser: no server paths, no command-line flags.
@@ -551,7 +559,7 @@ def _check_weights(params) -> ParameterError | None:
     )
 
 
-def _check_layers(params) -> ParameterError | None:
+def _check_layers(params: Any) -> ParameterError | None:
     """Unknown layer names fail the request now rather than the job later."""
     from ..backbones import get_spec
     from ..params import parse_layer_spec

@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 import threading
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
@@ -29,6 +30,7 @@ from ..errors import ImageError, PainterlyError
 from ..io import image_from_bytes
 from ..search import Library, class_names, collection_map, default_database
 from ..search.layout import MIN_MAP_IMAGES
+from ..search.query import SearchResult
 
 STATIC_DIR = Path(__file__).with_name("static")
 
@@ -60,21 +62,23 @@ def library_router(folders: list[Path], *, max_upload_bytes: int, max_pixels: in
             raise StarletteHTTPException(404, f"no library {library_id}")
         return shelves[library_id]
 
+    # Routes returning JSON say response_model=None: FastAPI would otherwise turn their return
+    # annotation into a pydantic response model (another schema, another serialiser).
     @router.get("/library", include_in_schema=False)
-    async def page():
+    async def page() -> FileResponse:
         return FileResponse(STATIC_DIR / "library.html", headers={"cache-control": "no-cache"})
 
     # Plain `def` routes run in the thread pool: waiting for a shelf's lock never stalls the loop.
-    @router.get("/api/library")
-    def libraries():
+    @router.get("/api/library", response_model=None)
+    def libraries() -> list[dict[str, Any]]:
         out = []
         for i, s in enumerate(shelves):
             with s.lock:
                 out.append({"id": i, "name": s.folder.name or str(s.folder), "images": len(s.library.db)})
         return out
 
-    @router.get("/api/library/{library_id}/images")
-    def images(library_id: int):
+    @router.get("/api/library/{library_id}/images", response_model=None)
+    def images(library_id: int) -> list[dict[str, Any]]:
         s = shelf(library_id)
         with s.lock:
             rows = s.library.db.rows()
@@ -84,7 +88,7 @@ def library_router(folders: list[Path], *, max_upload_bytes: int, max_pixels: in
                 for key, row in rows.items()]
 
     @router.get("/api/library/{library_id}/thumbnail")
-    def thumbnail(library_id: int, key: str):
+    def thumbnail(library_id: int, key: str) -> Response:
         s = shelf(library_id)
         s.key_or_404(key)
         with s.lock:
@@ -92,7 +96,7 @@ def library_router(folders: list[Path], *, max_upload_bytes: int, max_pixels: in
         return Response(data, media_type="image/jpeg", headers={"cache-control": "max-age=60"})
 
     @router.get("/api/library/{library_id}/file")
-    def file(library_id: int, key: str):
+    def file(library_id: int, key: str) -> FileResponse:
         s = shelf(library_id)
         s.key_or_404(key)
         path = s.library.db.full_path(key)
@@ -100,17 +104,19 @@ def library_router(folders: list[Path], *, max_upload_bytes: int, max_pixels: in
             raise StarletteHTTPException(410, f"{key!r} was indexed but is no longer in the folder")
         return FileResponse(path, filename=Path(key).name)
 
-    def hits_json(library_id: int, result) -> dict:
+    def hits_json(library_id: int, result: SearchResult) -> dict[str, Any]:
         base = f"/api/library/{library_id}"
         return {"classes": result.classes, "hits": [
             {"key": h.key, "score": round(h.score, 4), "thumbnail": f"{base}/thumbnail?key={_q(h.key)}",
              "file": f"{base}/file?key={_q(h.key)}"} for h in result.hits]}
 
-    @router.get("/api/library/{library_id}/search")
-    async def search_words(library_id: int, words: str, k: int = 12, method: str = "optimise"):
+    @router.get("/api/library/{library_id}/search", response_model=None)
+    async def search_words(
+        library_id: int, words: str, k: int = 12, method: str = "optimise"
+    ) -> dict[str, Any] | JSONResponse:
         s = shelf(library_id)
 
-        def run():
+        def run() -> SearchResult:
             with s.lock:
                 return s.library.by_words(words, k=k, method=method)
 
@@ -120,8 +126,8 @@ def library_router(folders: list[Path], *, max_upload_bytes: int, max_pixels: in
             return JSONResponse({"detail": str(err), "field": "words"}, status_code=422)
         return hits_json(library_id, result)
 
-    @router.post("/api/library/{library_id}/search")
-    async def search_image(library_id: int, request: Request):
+    @router.post("/api/library/{library_id}/search", response_model=None)
+    async def search_image(library_id: int, request: Request) -> dict[str, Any] | JSONResponse:
         s = shelf(library_id)
         form = await request.form(max_files=1, max_fields=4)
         upload = form.get("image")
@@ -137,7 +143,7 @@ def library_router(folders: list[Path], *, max_upload_bytes: int, max_pixels: in
             return JSONResponse({"detail": f"image: larger than {max_upload_bytes // 2**20} MB", "field": "image"},
                                 status_code=413)
 
-        def run():
+        def run() -> SearchResult:
             image = image_from_bytes(data, name=upload.filename or "upload", max_pixels=max_pixels)
             with s.lock:
                 return s.library.by_image(image, by=by, k=k)
@@ -151,14 +157,14 @@ def library_router(folders: list[Path], *, max_upload_bytes: int, max_pixels: in
         return hits_json(library_id, result)
 
     @router.get("/api/library/{library_id}/map")
-    async def style_map(library_id: int, by: str = "style"):
+    async def style_map(library_id: int, by: str = "style") -> Response:
         s = shelf(library_id)
         with s.lock:
             count = len(s.library.db)
         if count < MIN_MAP_IMAGES:
             raise StarletteHTTPException(409, f"a map needs at least {MIN_MAP_IMAGES} images")
 
-        def run():
+        def run() -> bytes:
             with s.lock:
                 if by not in s.maps:
                     buffer = io.BytesIO()
