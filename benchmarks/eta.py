@@ -25,7 +25,7 @@ def worst_error(size: int, quality: str, net) -> tuple[float, float]:
     end = marks[-1][0]
     worst = 0.0
     for t, p in marks[1:]:
-        if p < 0.1 or p >= 1:
+        if p < 0.1 or t >= end:  # the last step's progress is 1 up to rounding
             continue
         rate = (p - p0) / (t - t0)
         shown = (1 - p) / rate

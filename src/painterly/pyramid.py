@@ -13,9 +13,17 @@ from . import tiles
 from .images import MIN_SIDE, long_side_shape
 from .params import StyleParams
 
-# What a step costs beyond its pixels, in pixels: the per-layer overheads that make a 128 px step
-# cost more than 1/16 of a 512 px one (measured on a 2-core CPU: docs/speed.md).
-STEP_OVERHEAD_PIXELS = 37000
+# What a step of an h x w picture costs, in pixels: its area plus a part that grows like its side,
+# fitted to the step times of the default run on a 2-core CPU (docs/speed.md: 45 ms at 128 px,
+# 81, 128, 179 and 289 ms up to 512 px). A 128 px step costs 1/6.4 of a 512 px one although it has
+# 1/14 of the pixels: Lite0's many small operations. A constant overhead (the first model) fitted
+# the ends but not the middle levels, and the bar's time left was 30 % off.
+STEP_SIDE_COST = 400.0
+
+
+def step_cost(pixels: int) -> float:
+    """Relative cost of one optimisation step over ``pixels`` pixels."""
+    return pixels + STEP_SIDE_COST * pixels**0.5
 
 
 @dataclass(frozen=True)
@@ -93,8 +101,8 @@ def _level(content_hw: tuple[int, int], size: int, params: StyleParams, index: i
         # left along the top edge (odd heights pad the top with zeros), at ~3 % more per step.
         margin = margin_for(hw) // 4 if last else margin_for(hw)
         side_h, side_w = hw[0] + 2 * margin, hw[1] + 2 * margin
-        return Level(index, size, hw, steps, 1, margin, float(side_h * side_w + STEP_OVERHEAD_PIXELS))
+        return Level(index, size, hw, steps, 1, margin, step_cost(side_h * side_w))
     boxes = tiles.tile_boxes(hw[0], hw[1], params.tile_size, tile_overlap(params))
     tile_h, tile_w = min(hw[0], params.tile_size), min(hw[1], params.tile_size)
     # The level below already holds the composition; tiles only sharpen it, so fewer steps do.
-    return Level(index, size, hw, max(1, steps // 2), len(boxes), 0, float(tile_h * tile_w + STEP_OVERHEAD_PIXELS))
+    return Level(index, size, hw, max(1, steps // 2), len(boxes), 0, step_cost(tile_h * tile_w))
