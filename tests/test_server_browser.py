@@ -119,6 +119,7 @@ def test_make_a_picture_watch_it_change_download_it_and_stop_one_early(browser, 
     page.wait_for_selector("body[data-ready=true]")
     page.set_input_files("#content-input", {"name": "photo.png", "mimeType": "image/png", "buffer": picture(96, 72, 0)})
     page.set_input_files("#style-input", {"name": "art.png", "mimeType": "image/png", "buffer": picture(64, 64, 1)})
+    page.wait_for_selector(".style-card")  # files are checked from their header first, asynchronously
     assert page.locator(".style-card").count() == 1
     # A tiny job, set through the controls a person would use.
     page.fill("#f-size", "64")

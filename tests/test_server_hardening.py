@@ -7,6 +7,7 @@ check the server's validation, not the engine.
 from __future__ import annotations
 
 import json
+import statistics
 import struct
 import zlib
 
@@ -162,4 +163,8 @@ def test_server_memory_stays_flat_over_30_jobs():
             rss.append(_rss_mb())
     # Before the fix the same kind of series grew by ~10 MB per job (205 MB over 20 jobs); now
     # the heap is trimmed after each job and all threads share one arena.
-    assert rss[-1] - rss[0] < 80, [round(r) for r in rss]
+    # Compared as medians of five jobs, after five jobs of warm-up: a single reading can catch the
+    # transient buffers of the job that just ended (spikes of +50 MB that the next job gives back),
+    # and the first jobs fill caches once. A leak of the old kind (~10 MB a job) adds ~200 MB here.
+    settled, last = statistics.median(rss[5:10]), statistics.median(rss[-5:])
+    assert last - settled < 80, [round(r) for r in rss]
