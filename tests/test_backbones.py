@@ -280,13 +280,15 @@ def test_bigger_lite_variants_have_deeper_stages_and_matching_default_taps():
     # Lite2 is also wider in the middle: stage 2 has 48 channels instead of 40.
     assert lite1["b4.out"].channels == 40 and lite2["b4.out"].channels == 48 and lite2["b20.out"].channels == 352
     for n, content, style in [
-        (0, "b9.out", ["b0.out", "b1.out", "b3.out", "b5.out", "b8.out"]),
-        (1, "b12.out", ["b0.out", "b1.out", "b4.out", "b7.out", "b11.out"]),
+        (0, "b4.out", ["b0.out", "b1.out", "b3.out", "b5.out", "b8.out"]),
+        (1, "b6.out", ["b0.out", "b1.out", "b4.out", "b7.out", "b11.out"]),
     ]:
         model = random_backbone(f"efficientnet-lite{n}")
         assert list(model.default_content_layers) == [content] and list(model.default_style_layers) == style
     # Same places in the network: the style taps sit at strides 2, 4, 8, 16, 16 (none at 32).
     assert [lite1[name].stride for name in ["b0.out", "b1.out", "b4.out", "b7.out", "b11.out"]] == [2, 4, 8, 16, 16]
+    # The content tap is at stride 8 (as VGG-19's relu4_2), the last one before the stride-16 stage.
+    assert lite0["b4.out"].stride == lite1["b6.out"].stride == 8 and lite1["b7.out"].stride == 16
 
 
 @pytest.mark.parametrize("name", ["efficientnet-lite1", "efficientnet-lite2"])

@@ -90,10 +90,10 @@ class StyleParams:
     iterations: int | None = option(None, "optimisation steps per pyramid level (default: set by --quality)", minimum=1, maximum=MAX_STEPS)
     optimizer: str = option("lbfgs", "lbfgs (best quality per step) or adam", choices=("lbfgs", "adam"))
     learning_rate: float | None = option(None, "step size; default 1.0 for lbfgs, 0.02 for adam", minimum=0.0, maximum=1000.0)
-    content_weight: float = option(1.5, "weight of the content loss", minimum=0.0, maximum=MAX_WEIGHT)
+    content_weight: float = option(3.0, "weight of the content loss", minimum=0.0, maximum=MAX_WEIGHT)
     style_weight: float = option(15.0, "weight of the style loss", minimum=0.0, maximum=MAX_WEIGHT)
     tv_weight: float = option(0.0, "weight of the total-variation smoothness term", minimum=0.0, maximum=MAX_WEIGHT)
-    color_weight: float = option(10.0, "weight of matching the style's palette (its colours' histogram or moments)", minimum=0.0, maximum=MAX_WEIGHT)
+    color_weight: float = option(20.0, "weight of matching the style's palette (its colours' histogram or moments)", minimum=0.0, maximum=MAX_WEIGHT)
     color_statistic: str = option(
         "histogram", "what the palette term matches: histogram (the whole distribution of the style's colours) "
         "or moments (their mean and covariance); masks always use moments", choices=COLOR_STATISTICS,

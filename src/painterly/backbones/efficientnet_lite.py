@@ -85,7 +85,7 @@ def default_style_layers(variant: Variant) -> list[str]:
     and more, so matching its statistics copies the painting's objects (The Scream's figures in
     the Tübingen river, rings of Van Gogh's moon on the houses) and dissolves the photo's; without
     it the pictures came closer to their paintings on the network-free measure (Tübingen x The
-    Scream 0.187 -> 0.123) with the same share of the photo, and the forward pass stops at b9.
+    Scream 0.187 -> 0.123) with the same share of the photo, and the forward pass stops at b8.
     VGG-19's deepest style layer, relu5_1, is at stride 16 too.
     """
     starts = variant.stage_starts()
@@ -93,8 +93,15 @@ def default_style_layers(variant: Variant) -> list[str]:
 
 
 def default_content_layer(variant: Variant) -> str:
-    """The second block of stage 4 (stride 16, 112-120 channels): b9.out for Lite0."""
-    return f"b{variant.stage_starts()[4] + 1}.out"
+    """The last block of stage 2 (stride 8, 40-48 channels): b4.out for Lite0.
+
+    Stride 8, as VGG-19's relu4_2 in Gatys et al. Until round 4 of docs/quality.md it was the
+    stride-16 ``b9.out``: its units see whole objects, so it kept the photo's objects but let the
+    style bend their edges (the Golden Gate's towers wavy under The Scream). At stride 8, with
+    content weight 3, the pictures kept more of the photo AND came closer to the painting on five
+    of the six reference pairs.
+    """
+    return f"b{variant.stage_starts()[3] - 1}.out"
 
 
 # TF-Lite preprocessing: (x * 255 - 127) / 128, i.e. mean 127/255 and std 128/255 for x in [0, 1].
