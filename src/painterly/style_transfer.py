@@ -266,8 +266,8 @@ def _smoothed(feats: dict[str, Tensor], params: StyleParams) -> dict[str, Tensor
     """Style activations smoothed as ``params`` asks.
 
     Only the style statistics are smoothed, not the content comparison as in Wang et al.: a
-    content tap like Lite0's ``b9.out`` is a linear bottleneck whose activations span +-40, and a
-    softmax over them is a single spike that says nothing about the picture.
+    content tap like Lite0's block outputs is a linear bottleneck (no ReLU) whose activations span
+    tens, and a softmax over them is a single spike that says nothing about the picture.
     """
     if params.activation_smoothing == "none":
         return feats

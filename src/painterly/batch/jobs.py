@@ -19,8 +19,7 @@ from typing import Any
 
 from ..errors import ParameterError
 from ..fast.library import shipped_styles
-from ..fast.model_file import SUFFIX as STYLE_SUFFIX
-from ..fast.settings import ApplySettings
+from ..fast.settings import SUFFIX as STYLE_SUFFIX, ApplySettings
 from ..images import image_files
 from ..io import SUPPORTED_OUTPUT_SUFFIXES
 from ..params import INITS, StyleParams

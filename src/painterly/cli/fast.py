@@ -70,13 +70,8 @@ def _register_train(commands: Subparsers) -> None:
 def run_train(args: argparse.Namespace) -> int:
     from ..callbacks import EveryNSteps
     from ..errors import ParameterError
-    from ..fast.model_file import (
-        SUFFIX,
-        checkpoint_to_bytes,
-        read_checkpoint,
-        style_to_bytes,
-    )
-    from ..fast.settings import TrainSettings
+    from ..fast.model_file import checkpoint_to_bytes, read_checkpoint, style_to_bytes
+    from ..fast.settings import SUFFIX, TrainSettings
     from ..fast.train import Trainer, load_photos
     from ..images import image_files
     from ..io import load_image, save_bytes, save_image
@@ -159,15 +154,9 @@ def run_apply(args: argparse.Namespace) -> int:
     # by ONNX Runtime from a cached graph, and importing torch would take longer than painting.
     from ..errors import PainterlyError, ParameterError
     from ..fast.folders import VIDEO_SUFFIXES, is_video, plan_jobs
-    from ..fast.settings import SMOOTHING_RANGE
-    from ..images import MIN_SIDE
     from ..outputs import check_outputs
 
-    if args.size and args.size < MIN_SIDE:
-        raise ParameterError(f"size: {args.size} is below the minimum {MIN_SIDE}", field="size")
-    lo, hi = SMOOTHING_RANGE
-    if not lo <= args.smoothing <= hi:  # checked before any file is touched (as TemporalSmoother does)
-        raise ParameterError(f"smoothing: {args.smoothing} is not in [{lo:g}, {hi:g}]")
+    # --size and --smoothing were range-checked by the parser (ApplySettings' and SMOOTHING_RANGE).
     paint = _Painters(args)
     jobs = plan_jobs(args.inputs, args.output, args.format)
     single = len(jobs) == 1 and Path(args.inputs[0]).is_file()

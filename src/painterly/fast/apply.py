@@ -15,7 +15,6 @@ from ..errors import ParameterError
 from ..params import PRESERVE_COLORS
 from .model_file import FastStyle
 from .network import crop, pad
-from .padding import output_shape  # noqa: F401 - importable from here as before
 from .settings import RUNTIMES
 
 Runner = Callable[[Tensor], Tensor]  # padded (1,3,H,W) -> padded output

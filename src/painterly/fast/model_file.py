@@ -18,7 +18,7 @@ import torch
 from .. import __version__
 from ..errors import ModelError
 from .network import Architecture, TransformNet
-from .settings import SUFFIX, TrainSettings  # noqa: F401 - SUFFIX: the suffix of these files, importable from here
+from .settings import TrainSettings
 
 FORMAT = "painterly-fast-style"
 CHECKPOINT_FORMAT = "painterly-fast-checkpoint"

@@ -19,7 +19,6 @@ from ..errors import ImageError, ParameterError
 from ..io import long_side_shape, resize_to
 from ..outputs import partial_path
 from ..progress import Progress
-from .folders import VIDEO_SUFFIXES, is_video  # noqa: F401 - also this module's public names
 from .settings import SMOOTHING
 
 
