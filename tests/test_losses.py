@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from hypothesis import given, settings, strategies as st
 
 from painterly import losses
 
@@ -198,3 +199,31 @@ def test_resample_quantiles_interpolates_between_sorted_values():
     # Quantiles (i + 0.5) / 2 of four points sit at positions 0.5 and 2.5.
     assert losses.resample_quantiles(values, 2).flatten().tolist() == [0.5, 2.5]
     assert losses.resample_quantiles(values, 4).flatten().tolist() == [0.0, 1.0, 2.0, 3.0]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(width=32, allow_nan=False), min_size=1, max_size=40), st.integers(1, 3))
+def test_ascending_order_sorts_every_float_as_torch_does(values, rows):
+    x = torch.tensor(values * rows, dtype=torch.float32).reshape(rows, -1)
+    x[-1] = x[-1].flip(0)  # rows differ, so a row mixed up with another shows
+    order = losses.ascending_order(x)
+    assert torch.equal(x.gather(1, order), x.sort(dim=1).values)
+    assert torch.equal(order.sort(dim=1).values, torch.arange(x.shape[1]).expand_as(x))  # a permutation
+
+
+def test_sliced_color_loss_is_zero_at_the_palette_and_its_gradient_is_the_sorted_difference():
+    g = torch.Generator().manual_seed(3)
+    style = torch.rand(1, 3, 16, 16, generator=g)
+    directions = losses.color_directions(4)
+    loss = losses.SlicedColorLoss(losses.color_quantiles(style, directions, levels=256), directions, (16, 16))
+    # The style's own pixels, rearranged: the same distribution along every direction.
+    shuffled = style.flatten(2)[:, :, torch.randperm(256, generator=g)].reshape(1, 3, 16, 16)
+    assert loss(shuffled).item() < 1e-10
+    # Elsewhere the gradient is that of sum((sort(P x) - target)^2) / scale, computed here with torch.sort.
+    picture = torch.rand(1, 3, 16, 16, generator=g, requires_grad=True)
+    loss(picture).backward()
+    by_hand = picture.detach().clone().requires_grad_(True)
+    projected = by_hand[0].flatten(1)[:, loss.subset].T @ directions
+    ((projected.sort(dim=0).values - loss.target.T).pow(2).sum() / loss.scale).backward()
+    assert picture.grad is not None and by_hand.grad is not None
+    assert torch.allclose(picture.grad, by_hand.grad, atol=1e-6) and picture.grad.abs().sum() > 0

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import cast
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -240,8 +241,7 @@ def color_quantiles(image: Tensor, directions: Tensor, levels: int = 1024, mask:
     pixels = image[0].flatten(1).T
     if mask is not None:
         pixels = pixels[mask[0, 0].flatten() > 0.5]
-    projected, _ = (pixels @ directions.to(pixels)).sort(dim=0)
-    return resample_quantiles(projected, levels)
+    return resample_quantiles(sorted_projections(pixels.detach(), directions.to(pixels)).T, levels)
 
 
 def resample_quantiles(sorted_values: Tensor, levels: int) -> Tensor:
@@ -277,13 +277,37 @@ class SlicedColorLoss(nn.Module):
         self.register_buffer("subset", subset)
         self.register_buffer("directions", directions.detach().clone())
         target = resample_quantiles(target_quantiles, len(subset))
-        self.register_buffer("target", target.detach().clone())
+        self.register_buffer("target", target.T.contiguous())  # (K, N): one sorted row per direction
         self.scale = float((target - target.mean(0)).pow(2).sum()) + _EPS
 
     def forward(self, image: Tensor) -> Tensor:
-        pixels = image[0].flatten(1)[:, self.subset].T
-        projected, _ = (pixels @ self.directions).sort(dim=0)
-        return (projected - self.target).pow(2).sum() / self.scale
+        ordered = sorted_projections(image[0].flatten(1)[:, self.subset].T, self.directions)
+        return (ordered - self.target).pow(2).sum() / self.scale
+
+
+def sorted_projections(pixels: Tensor, directions: Tensor) -> Tensor:
+    """(N, 3) pixels and (3, K) directions -> (K, N): each direction's projections in ascending
+    order, differentiable with respect to the pixels (the order itself is a constant)."""
+    projected = directions.T @ pixels.T
+    return projected.gather(1, ascending_order(projected.detach()))
+
+
+def ascending_order(rows: Tensor) -> Tensor:
+    """Indices that sort each row of a (K, N) tensor, as ``rows.argsort(dim=1)``.
+
+    On a CPU, torch's sort was 30 % of a draft run (the palette term sorts K x 32k values every
+    step; 52 ms on one thread). NumPy sorts int64 keys several times faster, so each float32 value
+    becomes a key that orders like it (its bits, with the negative ones' order reversed) in the
+    high 32 bits and its column in the low 32 bits; the sorted keys' low bits are the order (14 ms).
+    """
+    if rows.device.type != "cpu" or rows.dtype != torch.float32 or rows.shape[1] >= 2**31:
+        return rows.argsort(dim=1)
+    keys = rows.contiguous().numpy().view(np.int32).astype(np.int64)
+    keys ^= (keys >> 31) & 0x7FFFFFFF
+    keys <<= 32
+    keys |= np.arange(rows.shape[1], dtype=np.int64)
+    keys.sort(axis=1)
+    return torch.from_numpy(keys & 0xFFFFFFFF)
 
 
 def blend_grams(grams: Sequence[Tensor], weights: Sequence[float]) -> Tensor:

@@ -148,10 +148,10 @@ class Trainer:
         pixels = painted.permute(1, 0, 2, 3).flatten(1).T  # every pixel of the batch, (N, 3)
         count = min(len(pixels), PALETTE_SAMPLES)
         subset = torch.randperm(len(pixels), generator=self.generator)[:count].to(pixels.device)
-        projected, _ = (pixels[subset] @ self.color_directions).sort(dim=0)
+        projected = losses.sorted_projections(pixels[subset], self.color_directions)  # (K, count)
         target = losses.resample_quantiles(self.style_quantiles, count)
         spread = float((target - target.mean(0)).pow(2).sum()) + 1e-8
-        return (projected - target).pow(2).sum() / spread
+        return (projected - target.T).pow(2).sum() / spread
 
     def run(self, callbacks: Sequence[TrainCallback] = ()) -> StopReason:
         """Train up to ``settings.steps``; a callback returning True, or Ctrl-C, stops early."""
