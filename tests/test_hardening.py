@@ -477,3 +477,21 @@ def test_busy_cores_sees_a_neighbour_started_a_moment_ago():
     finally:
         neighbour.kill()
         neighbour.wait()
+
+
+def test_the_program_creates_lbfgs_without_importing_torch_dynamo():
+    # torch.optim imports torch._dynamo (1-2 s) on an optimizer's first add_param_group; the CLI's
+    # start-up marks those methods done. Checked in a fresh interpreter, where nothing imported it yet.
+    code = """
+import sys, torch
+from painterly.cli import startup
+startup.load_torch()
+image = torch.zeros(1, 3, 8, 8, requires_grad=True)
+optimizer = torch.optim.LBFGS([image], max_iter=1)
+optimizer.zero_grad()
+optimizer.step(lambda: image.pow(2).sum().backward() or image.pow(2).sum())
+print("torch._dynamo" in sys.modules)
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"

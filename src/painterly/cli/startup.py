@@ -72,3 +72,21 @@ def load_torch() -> None:
     threads = os.environ.get("OMP_NUM_THREADS", "")
     if threads.isdigit() and int(threads) > 0:
         torch.set_num_threads(int(threads))
+    skip_lazy_dynamo_import()
+
+
+def skip_lazy_dynamo_import() -> None:
+    """Keep torch.optim from importing torch._dynamo, which the program never uses.
+
+    torch marks some Optimizer methods as "not for torch.compile" with a wrapper that imports
+    torch._dynamo (and sympy) on the first call, only to build that mark: 1-2 s of a 17 s draft run,
+    paid when L-BFGS is created (add_param_group). The wrapper caches the marked function on the
+    original; giving it the original itself skips the import. Only the painterly program does
+    this (it never compiles); a library user's process is left as torch made it.
+    """
+    from torch.optim import Optimizer
+
+    for name in ("add_param_group", "zero_grad", "state_dict", "load_state_dict"):
+        original = getattr(getattr(Optimizer, name), "__wrapped__", None)
+        if original is not None and not hasattr(original, "__dynamo_disable"):
+            setattr(original, "__dynamo_disable", original)
