@@ -28,6 +28,7 @@ REFERENCE_PAIRS = {
     "golden_gate_matisse": ("golden_gate", "woman_with_hat_matisse"),
 }
 LABEL = 18
+REFERENCE_SIZE = 512
 
 
 def cell(image: Image.Image, size: int) -> Image.Image:
@@ -67,9 +68,9 @@ def main() -> int:
     contents = sorted((args.images / "content").glob("*.jpg"))
     styles = [args.images / "style" / f"{name}.jpg" for name in args.styles.split(",")]
 
-    def paint(content: Path, style: Path) -> Image.Image:
+    def paint(content: Path, style: Path, size: int = args.size) -> Image.Image:
         print(f"{content.stem} x {style.stem}", file=sys.stderr)
-        return to_pil(stylize(content, style, params, backbone=net).image)
+        return to_pil(stylize(content, style, params.replace(size=size), backbone=net).image)
 
     rows = [[read_image(c)] + [paint(c, s) for s in styles] for c in contents]
     sheet = grid(rows, [c.stem for c in contents], ["photo"] + [s.stem for s in styles], args.size // 2)
@@ -81,7 +82,8 @@ def main() -> int:
         rows = [
             [
                 read_image(args.reference / f"{stem}.png"),
-                paint(args.images / "content" / f"{c}.jpg", args.images / "style" / f"{s}.jpg"),
+                # At the references' own size (512 px), as benchmarks/quality.py scores them.
+                paint(args.images / "content" / f"{c}.jpg", args.images / "style" / f"{s}.jpg", REFERENCE_SIZE),
             ]
             for stem, c, s in pairs
         ]
