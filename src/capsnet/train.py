@@ -125,7 +125,7 @@ class Trainer:
                 end = self.step % self.steps_per_epoch == 0
                 if end:
                     mean = self.epoch_loss[0] / self.epoch_loss[1]
-                    self.history.append({"epoch": self.epoch, "loss": mean, "seconds": round(self.elapsed, 1)})
+                    self.history.append({"epoch": self.epoch, "loss": mean, "seconds": round(self.elapsed, 3)})
                     self.epoch_loss = (0.0, 0)
                 event = TrainEvent(self.step, self.total_steps, self.epoch + (0 if end else 1), float(loss.detach()), self.elapsed, end)
                 answers = [bool(cb(event)) for cb in callbacks]  # every callback sees every step

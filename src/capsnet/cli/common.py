@@ -116,7 +116,7 @@ def train_command(args: argparse.Namespace, task: Task) -> int:
     report = {
         "data": data.name, "task": task, "model": settings.model, "epochs": trainer.epoch,
         "train_images": len(trainer.train_split), "test_images": result.count,
-        "test_accuracy": round(result.accuracy, 5), "seconds": round(trainer.elapsed, 1),
+        "test_accuracy": round(result.accuracy, 5), "seconds": round(trainer.elapsed, 3),
         "parameters": sum(p.numel() for p in trainer.model.parameters()),
         "final_loss": trainer.history[-1]["loss"] if trainer.history else None, "checkpoint": str(output),
     }
