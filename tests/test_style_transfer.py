@@ -304,4 +304,7 @@ def test_every_untiled_level_has_a_margin_and_the_last_one_a_narrow_one():
     assert [lv.margin for lv in levels[:-1]] == [margin_for(lv.hw) for lv in levels[:-1]]
     assert levels[-1].hw == (202, 384) and levels[-1].margin == margin_for((202, 384)) // 4 == 3
     # The margin's pixels are part of what a step costs.
-    assert levels[-1].step_cost == pytest.approx(208 * 390 + 400 * (208 * 390) ** 0.5)
+    px = 208 * 390
+    assert levels[-1].step_cost == pytest.approx(px * (1 + px / 600_000) + 650 * px**0.5)
+    # A level's work is its setup (8 per pixel of the level, without the margin) plus its steps.
+    assert levels[-1].work == pytest.approx(8 * 202 * 384 + levels[-1].steps * levels[-1].step_cost)

@@ -13,17 +13,23 @@ from . import tiles
 from .images import MIN_SIDE, long_side_shape
 from .params import StyleParams
 
-# What a step of an h x w picture costs, in pixels: its area plus a part that grows like its side,
-# fitted to the step times of the default run on a 2-core CPU (docs/speed.md: 45 ms at 128 px,
-# 81, 128, 179 and 289 ms up to 512 px). A 128 px step costs 1/6.4 of a 512 px one although it has
-# 1/14 of the pixels: Lite0's many small operations. A constant overhead (the first model) fitted
-# the ends but not the middle levels, and the bar's time left was 30 % off.
-STEP_SIDE_COST = 400.0
+# What a step of an h x w picture costs, in pixels, fitted to the per-step times of the default run
+# at 512 and 1536 px on a 2-core CPU (docs/speed.md, round 4: 25-29 ms at 128 px up to 1.1 s for a
+# 1-Mpixel tile; within 13 % at every level). The part growing like the side is Lite0's many small
+# operations (a 128 px step costs far more than its pixels' share); the part growing like the area
+# squared is memory traffic (per pixel, a 1-Mpixel tile step costs 1.4x a 180 kpixel one). With
+# only the first two parts the tiled level of a 1536 px run was 1.7x dearer than its model and the
+# bar's time left 42 % off. Fitted up to 1 Mpixel steps (the default tile).
+STEP_SIDE_COST = 650.0
+STEP_AREA_SCALE = 600_000.0
+# Each level first computes its style targets and sets up its picture: ~8 pixels' worth per pixel of
+# the level (4.4 s before the 1536 px level, 1.2 s before the 768 px one).
+LEVEL_SETUP_COST = 8.0
 
 
 def step_cost(pixels: int) -> float:
     """Relative cost of one optimisation step over ``pixels`` pixels."""
-    return pixels + STEP_SIDE_COST * pixels**0.5
+    return pixels * (1 + pixels / STEP_AREA_SCALE) + STEP_SIDE_COST * pixels**0.5
 
 
 @dataclass(frozen=True)
@@ -39,8 +45,13 @@ class Level:
     step_cost: float  # relative cost of one step (of one tile), for the work-based progress
 
     @property
+    def setup_cost(self) -> float:
+        """Relative cost of preparing the level (its style targets, its picture), before its steps."""
+        return LEVEL_SETUP_COST * self.hw[0] * self.hw[1]
+
+    @property
     def work(self) -> float:
-        return self.tiles * self.steps * self.step_cost
+        return self.setup_cost + self.tiles * self.steps * self.step_cost
 
 
 @dataclass(frozen=True)

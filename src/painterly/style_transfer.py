@@ -74,6 +74,7 @@ def stylize(
     history: list[float] = []
     for level in pyramid.levels:
         clock.level, clock.step_work = level.index, level.step_cost
+        clock.work += level.setup_cost  # done by the time the level's first step reports
         result = _paint_level(level, image, inputs, run)
         image, history = result.image, history + result.history
         if result.stopped != "finished":
