@@ -330,6 +330,14 @@ def test_smoothing_holds_still_pixels_and_follows_moving_ones():
     assert torch.equal(TemporalSmoother(0.0)(moved, torch.ones(1, 3, 4, 4)), torch.ones(1, 3, 4, 4))
 
 
+def test_smoothing_refuses_what_the_cli_refuses():
+    # The library and `fast apply --smoothing` share one range: 0.9 is the largest both accept.
+    assert TemporalSmoother(0.9).amount == 0.9
+    for amount in (0.95, -0.1, float("nan")):
+        with pytest.raises(ParameterError, match="smoothing"):
+            TemporalSmoother(amount)
+
+
 # -- folders ----------------------------------------------------------------------------------
 
 

@@ -15,11 +15,12 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..errors import ImageError, ParameterError
+from ..errors import ImageError
 from ..io import long_side_shape, resize_to
 from ..outputs import partial_path
+from ..params import check_range
 from ..progress import Progress
-from .settings import SMOOTHING
+from .settings import SMOOTHING, SMOOTHING_RANGE
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -37,8 +38,7 @@ class TemporalSmoother:
     """
 
     def __init__(self, amount: float):
-        if not 0.0 <= amount < 1.0:
-            raise ParameterError(f"smoothing: {amount} is not in [0, 1)")
+        check_range("smoothing", amount, *SMOOTHING_RANGE)  # the CLI's range: one place for both
         self.amount = amount
         self.previous: tuple[Tensor, Tensor] | None = None
 
