@@ -227,3 +227,16 @@ def test_sliced_color_loss_is_zero_at_the_palette_and_its_gradient_is_the_sorted
     ((projected.sort(dim=0).values - loss.target.T).pow(2).sum() / loss.scale).backward()
     assert picture.grad is not None and by_hand.grad is not None
     assert torch.allclose(picture.grad, by_hand.grad, atol=1e-6) and picture.grad.abs().sum() > 0
+
+
+def test_palette_term_scores_one_for_a_flat_picture_at_the_paintings_mean_colour():
+    # The divisor is the painting's own spread along each direction, so a picture of its mean
+    # colour is exactly one spread away: 1, whatever the painting and whatever the picture's size.
+    g = torch.Generator().manual_seed(5)
+    style = torch.rand(1, 3, 20, 20, generator=g) * torch.tensor([0.2, 0.9, 0.5]).view(1, 3, 1, 1)
+    directions = losses.color_directions(8)
+    quantiles = losses.color_quantiles(style, directions, levels=400)  # as many levels as pixels: exact
+    flat = style.mean(dim=(2, 3), keepdim=True).expand(1, 3, 12, 12)
+    assert losses.SlicedColorLoss(quantiles, directions, (12, 12))(flat).item() == pytest.approx(1.0, rel=1e-4)
+    target, scale = losses.palette_target(quantiles, 144)
+    assert target.shape == (8, 144) and torch.all(target[:, 1:] >= target[:, :-1])  # sorted rows

@@ -276,13 +276,20 @@ class SlicedColorLoss(nn.Module):
         subset = torch.randperm(pixels, generator=generator)[: min(samples, pixels)]
         self.register_buffer("subset", subset)
         self.register_buffer("directions", directions.detach().clone())
-        target = resample_quantiles(target_quantiles, len(subset))
-        self.register_buffer("target", target.T.contiguous())  # (K, N): one sorted row per direction
-        self.scale = float((target - target.mean(0)).pow(2).sum()) + _EPS
+        target, self.scale = palette_target(target_quantiles, len(subset))
+        self.register_buffer("target", target)
 
     def forward(self, image: Tensor) -> Tensor:
         ordered = sorted_projections(image[0].flatten(1)[:, self.subset].T, self.directions)
         return (ordered - self.target).pow(2).sum() / self.scale
+
+
+def palette_target(quantiles: Tensor, count: int) -> tuple[Tensor, float]:
+    """The style's colours as ``count`` sorted values per direction, (K, count), and the divisor
+    that makes the palette term scale-free: their summed squared spread about each direction's
+    mean (a picture of one flat colour at the painting's mean scores about 1)."""
+    target = resample_quantiles(quantiles, count)
+    return target.T.contiguous(), float((target - target.mean(0)).pow(2).sum()) + _EPS
 
 
 def sorted_projections(pixels: Tensor, directions: Tensor) -> Tensor:

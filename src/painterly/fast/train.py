@@ -149,9 +149,8 @@ class Trainer:
         count = min(len(pixels), PALETTE_SAMPLES)
         subset = torch.randperm(len(pixels), generator=self.generator)[:count].to(pixels.device)
         projected = losses.sorted_projections(pixels[subset], self.color_directions)  # (K, count)
-        target = losses.resample_quantiles(self.style_quantiles, count)
-        spread = float((target - target.mean(0)).pow(2).sum()) + 1e-8
-        return (projected - target.T).pow(2).sum() / spread
+        target, scale = losses.palette_target(self.style_quantiles, count)
+        return (projected - target).pow(2).sum() / scale
 
     def run(self, callbacks: Sequence[TrainCallback] = ()) -> StopReason:
         """Train up to ``settings.steps``; a callback returning True, or Ctrl-C, stops early."""
