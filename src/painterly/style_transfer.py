@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from . import losses, memory, tiles
+from . import losses, memory, shading, tiles
 from .backbones import Backbone, create_backbone
 from .colors import match_histogram, transfer_luminance
 from .devices import resolve_device
@@ -154,7 +154,8 @@ def _paint_level(level: Level, image: Tensor | None, inputs: _Inputs, run: _Run)
     style_imgs = [resize_long_side(s, _style_size(params, level.size)).to(device) for s in inputs.styles]
     masks = None if inputs.masks is None else [resize_to(m, hw).to(device) for m in inputs.masks]
     grams, colors, quantiles = _style_statistics(net, style_imgs, params, run.style_layers)
-    targets = _Targets(grams, colors, quantiles, run.blend, run.content_layers, run.style_layers)
+    shading_map = _shading_map(content_img, style_imgs, masks, run) if params.shading_weight else None
+    targets = _Targets(grams, colors, quantiles, shading_map, level.size, run.blend, run.content_layers, run.style_layers)
     if image is None:
         init = _initial_image(params, content_img, inputs.init)
     else:
@@ -165,13 +166,30 @@ def _paint_level(level: Level, image: Tensor | None, inputs: _Inputs, run: _Run)
         return _refine_in_tiles(net, init, content_img, targets, params, masks, callbacks, clock, level.steps)
     margin = level.margin
     padded_masks = None if masks is None else [_pad(m, margin) for m in masks]
-    objective = _build_objective(net, _pad(content_img, margin), targets, params, padded_masks)
+    objective = _build_objective(net, _pad(content_img, margin), targets, params, padded_masks, lambda t: _pad(t, margin))
     result = optimize_image(
         objective, _pad(init, margin), iterations=level.steps, optimizer=params.optimizer,
         lr=params.learning_rate, callbacks=_cropping(callbacks, margin), clock=clock, average=params.average,
     )
     result.image = _crop_margin(result.image, margin)
     return result
+
+
+def _shading_map(content: Tensor, styles: list[Tensor], masks: list[Tensor] | None, run: _Run) -> Tensor:
+    """The shading term's target for one level: the photo's blurred luminance in the painting's tones.
+
+    Below full strength the tones move back toward the photo's own (at 0 the target is the photo).
+    A blend of styles takes the weighted mean of their tones' quantile functions (as the palette
+    does); with masks each region takes its own style's tones, and what no mask covers the photo's.
+    """
+    own = shading.tone_quantiles(content)
+    tones = [run.params.strength * shading.tone_quantiles(s) + (1 - run.params.strength) * own for s in styles]
+    if masks is None:
+        return shading.shading_target(content, losses.blend_grams(tones, run.blend))
+    coverage = torch.stack(masks).sum(0)  # masks are (1,1,H,W) at the level's size
+    share = coverage.clamp_min(1.0)  # where masks overlap, they share the pixel
+    mixed = sum((m / share * shading.shading_target(content, t) for m, t in zip(masks, tones)), torch.zeros(()))
+    return mixed + (1 - coverage).clamp_min(0.0) * shading.shading_target(content, None)
 
 
 def _finished(image: Tensor, final_content: Tensor, params: StyleParams) -> Tensor:
@@ -229,6 +247,8 @@ class _Targets:
     grams: list[dict[str, Tensor]]  # per style image: layer -> style statistic (see losses.style_statistic)
     colors: list[Tensor]  # per style image: colour Gram
     color_quantiles: list[Tensor]  # per style image: quantiles of its colours along fixed directions
+    shading: Tensor | None  # the shading term's target over the whole level, (1,1,H,W)
+    size: int  # the level's long side
     blend: list[float]
     content_layers: dict[str, float]
     style_layers: dict[str, float]
@@ -276,8 +296,11 @@ def _smoothed(feats: dict[str, Tensor], params: StyleParams) -> dict[str, Tensor
 
 
 def _build_objective(
-    net: Backbone, content_img: Tensor, targets: _Targets, params: StyleParams, masks: list[Tensor] | None = None
+    net: Backbone, content_img: Tensor, targets: _Targets, params: StyleParams, masks: list[Tensor] | None = None,
+    region: Callable[[Tensor], Tensor] = lambda t: t,
 ) -> Objective:
+    """The loss of one level (``region`` cuts a map of the whole level to the part optimised here:
+    the padded picture or one tile)."""
     content_layers, style_layers = targets.content_layers, targets.style_layers
     layers = list(dict.fromkeys([*content_layers, *style_layers]))
     with torch.no_grad():
@@ -290,6 +313,9 @@ def _build_objective(
         color_term = _color_term(targets, params, _hw(content_img))
     else:
         style_term, color_term = _masked_terms(net, content_img, targets, params, masks)
+    shading_term = None if targets.shading is None else shading.ShadingLoss(
+        region(targets.shading), targets.size, float(targets.shading.var())
+    )
 
     def objective(image: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
         feats = net(image, layers)
@@ -301,6 +327,8 @@ def _build_objective(
             "tv": params.strength * losses.smoothness_loss(image, params.tv_weight, params.chroma_tv_weight),
             "color": params.color_weight * params.strength * color_term(image),
         }
+        if shading_term is not None:
+            terms["shading"] = params.shading_weight * shading_term(image)
         return sum(terms.values()), terms
 
     return objective
@@ -333,7 +361,9 @@ def _refine_in_tiles(
     result: OptimizeResult | None = None
     for box in tiles.tile_boxes(h, w, params.tile_size, overlap):
         tile_masks = None if masks is None else [tiles.crop(m, box) for m in masks]
-        objective = _build_objective(net, tiles.crop(content_img, box), targets, params, tile_masks)
+        objective = _build_objective(
+            net, tiles.crop(content_img, box), targets, params, tile_masks, functools.partial(tiles.crop, box=box)
+        )
 
         def whole_picture(event: StepEvent, box: tiles.Box = box) -> StepEvent:
             # Callbacks see the whole canvas with the current tile in place, not the tile alone.

@@ -39,6 +39,7 @@ UI_HINTS: dict[str, dict[str, Any]] = {
     "pyramid_start": {"label": "Pyramid start (px)"},
     "tv_weight": {"label": "Smoothness (TV) weight"},
     "chroma_tv_weight": {"label": "Colour smoothness weight"},
+    "shading_weight": {"label": "Keep the photo's light and shade"},
     "style_statistic": {"label": "Style statistic"},
     "activation_smoothing": {"label": "Activation smoothing"},
     "average": {"label": "Iterate averaging (decay)"},
