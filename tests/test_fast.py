@@ -140,6 +140,24 @@ def test_training_lowers_the_loss_on_a_fixed_batch():
     assert after < 0.8 * before
 
 
+@pytest.mark.slow
+def test_the_shading_term_pulls_the_networks_light_and_shade_to_the_target():
+    # Trained with the term, the network's blurred luminance ends closer to the crops' target
+    # (the photo's light and dark in the painting's tones) than trained without it.
+    from painterly.shading import ShadingLoss, shading_target
+
+    errors = {}
+    for weight in (0.0, 20.0):
+        trainer = Trainer(stripes(64, 64), _photos(), _with(TINY, steps=30, learning_rate=0.01, shading_weight=weight))
+        batch = trainer.batch()
+        assert ("shading" in trainer.loss(batch)[1]) == (weight > 0)
+        trainer.run()
+        with torch.no_grad():
+            target = shading_target(batch, trainer.style_tones, trainer.settings.photo_size)
+            errors[weight] = float(ShadingLoss(target, trainer.settings.photo_size)(trainer.network(batch)))
+    assert errors[20.0] < 0.7 * errors[0.0]
+
+
 def test_schedule_trains_small_crops_first_and_the_bar_counts_their_cost():
     settings = _with(TINY, steps=10, crop_size=128, early_crop_size=64, early_fraction=0.6, photo_size=160)
     trainer = Trainer(stripes(64, 64), _photos(), settings)

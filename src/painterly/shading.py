@@ -34,7 +34,7 @@ TONE_LEVELS = 1024
 
 
 def blurred_luminance(image: Tensor, long_side: int | None = None) -> Tensor:
-    """(1,3,H,W) -> (1,1,H,W): luminance (Y of YIQ) blurred by a Gaussian of BLUR_FRACTION of the
+    """(B,3,H,W) -> (B,1,H,W): luminance (Y of YIQ) blurred by a Gaussian of BLUR_FRACTION of the
     long side (``long_side`` when the image is a tile or a padded crop of a larger picture)."""
     weights = RGB_TO_YIQ[0].to(image.device, image.dtype).view(1, 3, 1, 1)
     y = (image * weights).sum(dim=1, keepdim=True)

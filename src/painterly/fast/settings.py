@@ -56,6 +56,10 @@ class TrainSettings:
         "histogram", "what the palette term matches: histogram (the whole distribution of the style's colours) "
         "or moments (their mean and covariance)", choices=COLOR_STATISTICS,
     )
+    shading_weight: float = option(
+        0.0, "weight of keeping the photo's light and shade (its blurred brightness, in the painting's tones)",
+        minimum=0.0, maximum=MAX_WEIGHT,
+    )
     learning_rate: float = option(2e-3, "Adam step size", minimum=0.0, maximum=10.0)
     width: int = option(16, "channels of the network's first stage (2x and 3x deeper); wider is slower", minimum=4, maximum=256)
     blocks: int = option(4, "residual blocks of the network", minimum=0, maximum=64)

@@ -15,7 +15,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor
 
-from .. import losses
+from .. import losses, shading
 from ..backbones import create_backbone
 from ..devices import resolve_device
 from ..errors import ImageError, ParameterError
@@ -86,6 +86,7 @@ class Trainer:
             self.style_colors = losses.color_gram(style)
             self.color_directions = losses.color_directions().to(self.device)
             self.style_quantiles = losses.color_quantiles(style, self.color_directions)
+            self.style_tones = shading.tone_quantiles(style)
 
     # -- the schedule ------------------------------------------------------------------------
 
@@ -138,6 +139,11 @@ class Trainer:
             "tv": losses.smoothness_loss(painted, s.tv_weight, s.chroma_tv_weight),
             "color": s.color_weight * self.palette_loss(painted),
         }
+        if s.shading_weight:
+            # As in `stylize`: the crops' blurred luminance (blurred as at the photos' size) in the
+            # painting's tones, the whole batch remapped at once.
+            target = shading.shading_target(photos, self.style_tones, s.photo_size)
+            terms["shading"] = s.shading_weight * shading.ShadingLoss(target, s.photo_size)(painted)
         return sum(terms.values()), terms
 
     def palette_loss(self, painted: Tensor) -> Tensor:
