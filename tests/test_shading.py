@@ -31,6 +31,18 @@ def test_the_blur_keeps_the_mean_and_softens_an_edge():
     assert row[120].item() < 1e-6 and row[136].item() > 1 - 1e-6  # untouched a few sigma away
 
 
+def test_a_large_pictures_blur_taken_at_a_lower_resolution_matches_the_direct_one():
+    from painterly.shading import _gaussian_blur
+
+    photo = torch.zeros(1, 3, 96, 1536)  # a step edge in a picture whose blur is 8.5 px wide
+    photo[..., 700:] = 1.0
+    shrunk = blurred_luminance(photo)
+    direct = _gaussian_blur(photo.mean(dim=1, keepdim=True), 1536 * BLUR_FRACTION)
+    assert shrunk.shape == direct.shape
+    assert (shrunk - direct).abs().max().item() < 0.015
+    assert 0.45 < shrunk[0, 0, 48, 700].item() < 0.6  # the edge is still centred
+
+
 def test_the_target_has_the_photos_order_and_the_paintings_values():
     torch.manual_seed(0)
     photo = torch.rand(1, 3, 40, 60)
