@@ -81,17 +81,12 @@ def shading_target(content: Tensor, tones: Tensor | None, long_side: int | None 
     y = blurred_luminance(content, long_side)
     if tones is None:
         return y
+    # One-dimensional histogram matching: the painting's tones, resampled to one value per pixel,
+    # handed out to the pixels in the order of their brightness.
     flat = y.flatten()
-    order = flat.argsort()
-    ranks = torch.empty(len(flat), dtype=torch.float64, device=flat.device)
-    ranks[order] = torch.arange(len(flat), dtype=torch.float64, device=flat.device)  # one sort, not two
-    # the pixel of rank r sits at quantile (r + 0.5) / n; read the painting's tone there
-    position = ((ranks + 0.5) / len(flat) * len(tones) - 0.5).clamp(0, len(tones) - 1)
-    low = position.floor().long()
-    high = (low + 1).clamp_max(len(tones) - 1)
-    frac = (position - low).to(tones.dtype)
-    tones = tones.to(y.device)
-    return (tones[low] * (1 - frac) + tones[high] * frac).view_as(y).to(y.dtype)
+    matched = torch.empty_like(flat)
+    matched[flat.argsort()] = resample_quantiles(tones.to(flat).unsqueeze(1), len(flat))[:, 0]
+    return matched.view_as(y)
 
 
 class ShadingLoss(nn.Module):
