@@ -12,12 +12,15 @@ from collections.abc import Callable
 
 _M_TRIM_THRESHOLD = -1  # mallopt parameter numbers from glibc's malloc.h
 _M_MMAP_THRESHOLD = -3
-MMAP_THRESHOLD = 32 * 2**20  # the largest value glibc accepts on 64-bit systems
+# Tried in order: glibc 2.36 (Debian 12) takes 1 GiB; versions that cap the threshold at half a
+# malloc heap refuse it and take 32 MiB, the cap on 64-bit systems.
+MMAP_THRESHOLDS = (2**30, 32 * 2**20)
 TRIM_THRESHOLD = 2**30
 
 
 def tune_malloc() -> bool:
-    """Let freed tensors up to 32 MB be reused from the heap instead of returned to the kernel.
+    """Let freed tensors up to 1 GiB (32 MiB on some glibc versions) be reused from the heap
+    instead of returned to the kernel.
 
     Every optimisation step allocates and frees the same few-MB feature maps and gradients.
     glibc serves blocks above a dynamic threshold with fresh mmap'd pages and unmaps them on
@@ -25,14 +28,19 @@ def tune_malloc() -> bool:
     both thresholds keeps them in the heap: a 512 px step went from 0.14-0.16 s to 0.115-0.12 s
     (benchmarks/speed.py), and peak memory did not grow. The mmap threshold is set first and the
     trim threshold only if that worked: a fixed trim threshold alone also freezes the mmap
-    threshold at its initial 128 kB, which made steps four times slower.
+    threshold at its initial 128 kB, which made steps four times slower. At 32 MiB the feature
+    maps of the 1024 px tiles of a 1536 px run were still above it (the first layer's alone is
+    33.5 MB); at 1 GiB that whole run took 41 s instead of 50 s, with 2 % more peak memory
+    (docs/speed.md, round 6).
 
     Returns True when applied; False where the C library is not glibc (nothing is changed).
     """
     mallopt = _glibc("mallopt", [ctypes.c_int, ctypes.c_int])
     if mallopt is None:
         return False
-    return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD))
+    if not any(mallopt(_M_MMAP_THRESHOLD, threshold) for threshold in MMAP_THRESHOLDS):
+        return False
+    return bool(mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD))
 
 
 def _glibc(name: str, argtypes: list) -> Callable[..., int] | None:
