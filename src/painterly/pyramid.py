@@ -13,23 +13,23 @@ from . import tiles
 from .images import MIN_SIDE, long_side_shape
 from .params import StyleParams
 
-# What a step of an h x w picture costs, in pixels, fitted to the per-step times of the default run
-# at 512 and 1536 px on a 2-core CPU (docs/speed.md, round 4: 25-29 ms at 128 px up to 1.1 s for a
-# 1-Mpixel tile; within 13 % at every level). The part growing like the side is Lite0's many small
-# operations (a 128 px step costs far more than its pixels' share); the part growing like the area
-# squared is memory traffic (per pixel, a 1-Mpixel tile step costs 1.4x a 180 kpixel one). With
-# only the first two parts the tiled level of a 1536 px run was 1.7x dearer than its model and the
-# bar's time left 42 % off. Fitted up to 1 Mpixel steps (the default tile).
-STEP_SIDE_COST = 650.0
-STEP_AREA_SCALE = 600_000.0
-# Each level first computes its style targets and sets up its picture: ~8 pixels' worth per pixel of
-# the level (4.4 s before the 1536 px level, 1.2 s before the 768 px one).
-LEVEL_SETUP_COST = 8.0
+# What a step of an h x w picture costs, in pixels: a fixed part (Lite0's many small operations,
+# whatever the size) plus 0.41-0.45 us per pixel on a 2-core CPU, fitted to every level of default
+# runs at 256, 512 and 1536 px in the CLI's process set-up (docs/speed.md, round 6). The fixed part
+# was 6.6 ms (16,000 pixels' worth) in a quiet hour and 14 ms in a busier one, when only the small
+# levels' steps slowed down; 24,000 sits between and kept the bar's error lowest over both. An
+# earlier fit needed a term growing like the area squared: that was the kernel zeroing freshly
+# mapped pages for tensors above glibc's mmap threshold, which allocator.tune_malloc now keeps in
+# the heap; per pixel, steps cost the same from 100 kpixels up.
+STEP_OVERHEAD = 24_000.0
+# Each level first computes its style targets and sets up its picture: ~3 pixels' worth per pixel
+# of the level (1-1.3 us a pixel, 0.4 s before the 768 px level of a 1536 px run).
+LEVEL_SETUP_COST = 3.0
 
 
 def step_cost(pixels: int) -> float:
     """Relative cost of one optimisation step over ``pixels`` pixels."""
-    return pixels * (1 + pixels / STEP_AREA_SCALE) + STEP_SIDE_COST * pixels**0.5
+    return pixels + STEP_OVERHEAD
 
 
 @dataclass(frozen=True)
