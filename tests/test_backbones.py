@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from painterly.backbones import create_backbone, get_spec, list_backbones
+from painterly.backbones import create_backbone, efficientnet_lite, get_spec, list_backbones
 from painterly.backbones.vgg import IMAGENET_MEAN, IMAGENET_STD, VGG
 from painterly.errors import ModelError, ParameterError
 
@@ -252,11 +252,28 @@ def test_vgg_without_cache_or_network_says_how_to_get_the_file(hub_dir):
     assert not os.path.exists(hub_dir / "vgg16-397923af.pth")
 
 
+def lite0_with_batch_norms():
+    model = efficientnet_lite.EfficientNetLite("efficientnet-lite0")
+    efficientnet_lite.load_weights(model, fold=False)
+    return model.freeze()
+
+
+def test_folded_batch_norms_give_the_same_features():
+    folded, unfolded = create_backbone(), lite0_with_batch_norms()
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+    assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in unfolded.modules()) == 49
+    x = torch.rand(1, 3, 75, 110, generator=torch.Generator().manual_seed(0))
+    taps = ["stem", "b0.out", "b4.out", "b8.out", "head", "logits"]
+    a, b = folded(x, taps), unfolded(x, taps)
+    for tap in taps:
+        assert torch.allclose(a[tap], b[tap], rtol=1e-4, atol=1e-4 * float(b[tap].abs().max())), tap
+
+
 def test_gradients_through_batch_norm_are_right_whatever_the_loss_sends_back():
     # The same function written two ways: `(f * 1) @ f.T` sends a non-contiguous gradient back
     # into the network, which PyTorch's CPU batch norm mishandles (see backbones/base.py). Both
     # must give the input gradient that finite differences give.
-    net = create_backbone("efficientnet-lite0").double()
+    net = lite0_with_batch_norms().double()
     x = torch.rand(1, 3, 42, 64, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     step = 1e-7 * torch.randn(x.shape, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
 
