@@ -290,10 +290,13 @@ def test_painterly_file_with_missing_or_ill_typed_fields_is_one_line(tmp_path, c
 @pytest.mark.slow
 def test_ctrl_c_while_torch_loads_exits_130_without_traceback(tmp_path, cat_path):
     # Interrupts at several moments of start-up (importing torch takes a second or more);
-    # the first ~0.1 s belong to Python's own start-up, before any painterly code runs.
+    # the first ~0.1 s belong to Python's own start-up, before any painterly code runs. The run
+    # itself is long enough (1000 steps) that no interrupt comes after it, while Python shuts
+    # down and has given SIGINT back to the system (the process would die of it, -2).
+    long_run = [*FAST[:2], "--iterations", "1000", *FAST[4:]]
     for delay in (0.4, 0.8, 1.5):
         proc = subprocess.Popen([sys.executable, "-m", "painterly", "stylize", str(cat_path), str(cat_path),
-                                 "-o", str(tmp_path / "o.png"), *FAST], stderr=subprocess.PIPE, text=True,
+                                 "-o", str(tmp_path / "o.png"), *long_run], stderr=subprocess.PIPE, text=True,
                                 env={**os.environ, "PYTHONPATH": SRC})
         time.sleep(delay)
         proc.send_signal(signal.SIGINT)
