@@ -258,9 +258,12 @@ def lite0_with_batch_norms():
     return model.freeze()
 
 
-def test_folded_batch_norms_give_the_same_features():
+def test_lite_as_created_gives_the_same_features_as_the_plain_network():
+    # create_backbone folds the batch norms and stores the weights channels-last (for speed).
     folded, unfolded = create_backbone(), lite0_with_batch_norms()
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+    assert folded.stem.conv.weight.is_contiguous(memory_format=torch.channels_last)
+    assert not unfolded.stem.conv.weight.is_contiguous(memory_format=torch.channels_last)
     assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in unfolded.modules()) == 49
     x = torch.rand(1, 3, 75, 110, generator=torch.Generator().manual_seed(0))
     taps = ["stem", "b0.out", "b4.out", "b8.out", "head", "logits"]
