@@ -123,8 +123,12 @@ def create_backbone(
         spec.load_weights(model)  # full strict load first, then cut
     if cut_after is not None:
         model.cut(cut_after)
-    layout = torch.channels_last if spec.channels_last_on_cpu and device.type == "cpu" else torch.preserve_format
     try:
-        return model.freeze().to(device, memory_format=layout)
+        model = model.freeze().to(device)
+        if spec.channels_last_on_cpu and device.type == "cpu":
+            for weight in model.parameters():
+                if weight.dim() == 4:  # what Module.to(memory_format=...) does, which torch's stubs lack
+                    weight.data = weight.data.contiguous(memory_format=torch.channels_last)
+        return model
     except (RuntimeError, AssertionError) as err:  # e.g. "Torch not compiled with CUDA enabled"
         raise ParameterError(f"device {str(device)!r} is not usable here: {one_line(err)}") from err
