@@ -124,11 +124,7 @@ def create_backbone(
     if cut_after is not None:
         model.cut(cut_after)
     try:
-        model = model.freeze().to(device)
-        if spec.channels_last_on_cpu and device.type == "cpu":
-            for weight in model.parameters():
-                if weight.dim() == 4:  # what Module.to(memory_format=...) does, which torch's stubs lack
-                    weight.data = weight.data.contiguous(memory_format=torch.channels_last)
-        return model
+        layout = torch.channels_last if spec.channels_last_on_cpu and device.type == "cpu" else torch.preserve_format
+        return model.freeze().to(device, memory_format=layout)  # type: ignore[call-overload]  # torch's stubs lack memory_format
     except (RuntimeError, AssertionError) as err:  # e.g. "Torch not compiled with CUDA enabled"
         raise ParameterError(f"device {str(device)!r} is not usable here: {one_line(err)}") from err
