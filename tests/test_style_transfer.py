@@ -305,6 +305,6 @@ def test_every_untiled_level_has_a_margin_and_the_last_one_a_narrow_one():
     assert levels[-1].hw == (202, 384) and levels[-1].margin == margin_for((202, 384)) // 4 == 3
     # The margin's pixels are part of what a step costs.
     px = 208 * 390
-    assert levels[-1].step_cost == pytest.approx(px + 24_000)
-    # A level's work is its setup (3 per pixel of the level, without the margin) plus its steps.
-    assert levels[-1].work == pytest.approx(3 * 202 * 384 + levels[-1].steps * levels[-1].step_cost)
+    assert levels[-1].step_cost == pytest.approx(px + 36_000)
+    # A level's work is its setup (6 per pixel of the level, without the margin) plus its steps.
+    assert levels[-1].work == pytest.approx(6 * 202 * 384 + levels[-1].steps * levels[-1].step_cost)

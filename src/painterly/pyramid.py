@@ -14,17 +14,17 @@ from .images import MIN_SIDE, long_side_shape
 from .params import StyleParams
 
 # What a step of an h x w picture costs, in pixels: a fixed part (Lite0's many small operations,
-# whatever the size) plus 0.41-0.45 us per pixel on a 2-core CPU, fitted to every level of default
-# runs at 256, 512 and 1536 px in the CLI's process set-up (docs/speed.md, round 6). The fixed part
-# was 6.6 ms (16,000 pixels' worth) in a quiet hour and 14 ms in a busier one, when only the small
-# levels' steps slowed down; 24,000 sits between and kept the bar's error lowest over both. An
-# earlier fit needed a term growing like the area squared: that was the kernel zeroing freshly
-# mapped pages for tensors above glibc's mmap threshold, which allocator.tune_malloc now keeps in
-# the heap; per pixel, steps cost the same from 100 kpixels up.
-STEP_OVERHEAD = 24_000.0
-# Each level first computes its style targets and sets up its picture: ~3 pixels' worth per pixel
-# of the level (1-1.3 us a pixel, 0.4 s before the 768 px level of a 1536 px run).
-LEVEL_SETUP_COST = 3.0
+# whatever the size) plus ~0.24 us per pixel on a 2-core CPU, fitted to every level of 15 default
+# runs at 256, 512 and 1536 px in the CLI's process set-up, after the batch norms were folded and
+# the weights made channels-last (docs/speed.md, round 7): the fixed part is ~8.7 ms, 36,000
+# pixels' worth, and with it the bar's worst error over those runs was lowest (23 %). An earlier
+# fit needed a term growing like the area squared: that was the kernel zeroing freshly mapped
+# pages for tensors above glibc's mmap threshold, which allocator.tune_malloc now keeps in the
+# heap; per pixel, steps cost the same from 100 kpixels up.
+STEP_OVERHEAD = 36_000.0
+# Each level first computes its style targets and sets up its picture: ~6 pixels' worth per pixel
+# of the level (0.9-2.5 us a pixel; 2.1-2.3 s before the 1024 px level of a 1536 px run).
+LEVEL_SETUP_COST = 6.0
 
 
 def step_cost(pixels: int) -> float:
