@@ -151,6 +151,23 @@ def test_preserve_colors_histogram_moves_the_palette_back_to_the_photo(backbone,
 
 
 @pytest.mark.slow
+def test_a_grey_drawing_gives_a_grey_picture(backbone, cat):
+    from painterly.colors import rgb_to_yiq
+
+    sepia = stripes().mean(dim=1, keepdim=True).expand(1, 3, -1, -1) + torch.tensor([0.01, 0.0, -0.01]).view(1, 3, 1, 1)
+    chroma = lambda im: rgb_to_yiq(im)[0, 1:].flatten(1)  # noqa: E731
+    painting = chroma(sepia).mean(dim=1)
+    picture = stylize(cat, sepia, StyleParams(**TINY), backbone=backbone).image
+    # Every pixel has the drawing's chroma (up to float rounding and the clamp to [0, 1]) ...
+    assert (chroma(picture) - painting[:, None]).abs().max() < 2e-3
+    # ... which the optimisation alone does not give, and a colourful painting does not get.
+    with_colour = stylize(cat, stripes(), StyleParams(**TINY), backbone=backbone).image
+    assert chroma(with_colour).std(dim=1).max() > 0.02
+    kept = stylize(cat, sepia, StyleParams(**TINY, preserve_colors="luminance"), backbone=backbone).image
+    assert chroma(kept).std(dim=1).max() > 0.02  # the photo's colours, when asked for
+
+
+@pytest.mark.slow
 def test_quality_presets_set_the_steps_unless_iterations_are_given(backbone, cat):
     assert StyleParams(quality="draft").steps_per_level == 15
     assert StyleParams(quality="high", iterations=7).steps_per_level == 7

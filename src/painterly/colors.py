@@ -9,7 +9,7 @@ import torch
 
 from .errors import ParameterError
 
-__all__ = ["match_histogram", "rgb_to_yiq", "transfer_luminance", "yiq_to_rgb"]
+__all__ = ["match_histogram", "rgb_to_yiq", "single_chroma", "transfer_luminance", "with_chroma", "yiq_to_rgb"]
 
 # FCC NTSC YIQ (the colour space of Gatys et al. 2016). The inverse is computed, not rounded
 # from a table, so that RGB -> YIQ -> RGB is exact to float precision.
@@ -50,6 +50,28 @@ def transfer_luminance(stylized: torch.Tensor, content: torch.Tensor) -> torch.T
     if y.dim() != iq.dim():  # one is (3, H, W), the other (1, 3, H, W): answer like stylized
         iq = iq.reshape(y.shape[:-3] + iq.shape[-3:])
     return yiq_to_rgb(torch.cat([y, iq], dim=-3)).clamp(0, 1)
+
+
+# A painting whose chroma (YIQ's I and Q) varies less than this across its pixels has no colours:
+# a pencil or charcoal drawing (~0.001), a grey photo of a painting. (A sepia print does not
+# count: its chroma grows with its brightness.) Its one chroma is put on the whole picture.
+MONOCHROME_SPREAD = 0.01
+
+
+def single_chroma(image: torch.Tensor) -> torch.Tensor | None:
+    """The (I, Q) chroma of an image of (nearly) one colour, such as a pencil drawing, as a (2,)
+    tensor; None for an image with colours."""
+    iq = rgb_to_yiq(image).reshape(3, -1)[1:]
+    if float(iq.std(dim=1).max()) > MONOCHROME_SPREAD:
+        return None
+    return iq.mean(dim=1)
+
+
+def with_chroma(image: torch.Tensor, chroma: torch.Tensor) -> torch.Tensor:
+    """``image``'s luminance with one chroma (I, Q) everywhere, clamped to [0, 1]."""
+    yiq = rgb_to_yiq(image)
+    iq = chroma.to(yiq.device, yiq.dtype).reshape(2, 1, 1).expand(*yiq.shape[:-3], 2, *yiq.shape[-2:])
+    return yiq_to_rgb(torch.cat([yiq[..., :1, :, :], iq], dim=-3)).clamp(0, 1)
 
 
 def match_histogram(

@@ -20,7 +20,7 @@ from torch import Tensor
 
 from . import losses, memory, shading, tiles
 from .backbones import Backbone, create_backbone
-from .colors import match_histogram, transfer_luminance
+from .colors import match_histogram, single_chroma, transfer_luminance, with_chroma
 from .devices import resolve_device
 from .engine import Callback, Objective, OptimizeResult, RunClock, StepEvent, StopReason, optimize_image
 from .errors import ParameterError
@@ -81,7 +81,7 @@ def stylize(
             break
     assert image is not None
     return StyleResult(
-        image=_finished(image, inputs.final_content, params).detach().to("cpu", torch.float32),
+        image=_finished(image, inputs, blend, params).detach().to("cpu", torch.float32),
         loss=result.loss,
         steps=clock.step,
         stopped=result.stopped,
@@ -192,8 +192,10 @@ def _shading_map(content: Tensor, styles: list[Tensor], masks: list[Tensor] | No
     return mixed + (1 - coverage).clamp_min(0.0) * shading.shading_target(content, None)
 
 
-def _finished(image: Tensor, final_content: Tensor, params: StyleParams) -> Tensor:
-    """The last level's picture at the output size, with the photo's colours when asked."""
+def _finished(image: Tensor, inputs: _Inputs, blend: Sequence[float], params: StyleParams) -> Tensor:
+    """The last level's picture at the output size, with the photo's colours when asked, or the
+    painting's one colour when the painting has only one (a pencil drawing)."""
+    final_content = inputs.final_content
     if tuple(image.shape[-2:]) != _hw(final_content):  # stopped before the last level
         image = resize_to(image, _hw(final_content))
     if params.preserve_colors == "luminance":
@@ -201,6 +203,13 @@ def _finished(image: Tensor, final_content: Tensor, params: StyleParams) -> Tens
         # put the photo's chroma back. (They optimise on luminance alone; recombining afterwards
         # gives the same kind of picture without a second, grey-scale objective.)
         image = transfer_luminance(image, final_content.to(image.device))
+    elif params.preserve_colors == "none" and inputs.masks is None:
+        # The palette term leaves faint tints (chroma spread ~4 Lab units) that a grey drawing
+        # does not have; where every painting is of one colour, the picture gets exactly that one.
+        chromas = [single_chroma(style) for style in inputs.styles]
+        if all(c is not None for c in chromas):
+            mean = torch.stack([w * c for w, c in zip(blend, chromas) if c is not None]).sum(0) / sum(blend)
+            image = with_chroma(image, mean)
     return image
 
 
