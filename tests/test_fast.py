@@ -26,7 +26,10 @@ from painterly.io import load_image
 from imagegen import make_hostile, opened, photo, stripes
 from videogen import make_video
 
-TINY = TrainSettings(steps=6, batch_size=2, crop_size=64, photo_size=96, style_size=64, width=4, blocks=1, device="cpu")
+# Without the teacher (which paints every photo with `stylize` first): these tests are about the
+# loss, the schedule and the files; the teacher's own tests are below.
+TINY = TrainSettings(steps=6, batch_size=2, crop_size=64, photo_size=96, style_size=64, width=4, blocks=1, device="cpu",
+                     teacher="none")
 
 
 def run(argv, capsys):
@@ -133,10 +136,10 @@ def test_training_lowers_the_loss_on_a_fixed_batch():
     trainer = Trainer(stripes(64, 64), _photos(), _with(TINY, steps=30, learning_rate=0.01))
     batch = trainer.batch()
     with torch.no_grad():
-        before = float(trainer.loss(batch)[0])
+        before = float(trainer.loss(*batch)[0])
     assert trainer.run() == "finished"
     with torch.no_grad():
-        after = float(trainer.loss(batch)[0])
+        after = float(trainer.loss(*batch)[0])
     assert after < 0.8 * before
 
 
@@ -149,7 +152,7 @@ def test_the_shading_term_pulls_the_networks_light_and_shade_to_the_target():
     errors = {}
     for weight in (0.0, 20.0):
         trainer = Trainer(stripes(64, 64), _photos(), _with(TINY, steps=30, learning_rate=0.01, shading_weight=weight))
-        batch = trainer.batch()
+        batch, _ = trainer.batch()
         assert ("shading" in trainer.loss(batch)[1]) == (weight > 0)
         trainer.run()
         with torch.no_grad():
@@ -168,6 +171,66 @@ def test_schedule_trains_small_crops_first_and_the_bar_counts_their_cost():
     seen = []
     trainer.run([lambda e: seen.append(e.progress)])
     assert seen == sorted(seen) and seen[-1] == 1.0
+
+
+def test_the_teachers_pictures_are_stylize_at_its_defaults_and_count_in_the_work():
+    from painterly import StyleParams, stylize
+    from painterly.fast.train import TEACHER_WORK_PER_PIXEL
+
+    style = stripes(64, 64)
+    trainer = Trainer(style, _photos(), _with(TINY, teacher="stylize", steps=10))
+    seen = []
+    assert trainer.teach([seen.append]) == "finished"
+    assert [(e.step, e.total, e.stage) for e in seen] == [(1, 2, "teacher"), (2, 2, "teacher")]
+    for picture, target in zip(trainer.photos, trainer.targets):
+        params = StyleParams(size=max(picture.shape[-2:]), device="cpu", seed=0)
+        assert torch.allclose(target, stylize(picture, style, params, backbone=trainer.backbone).image, atol=1e-5)
+    # Work: each photo's pixels x TEACHER_WORK_PER_PIXEL, then 10 steps of two 64 px crops.
+    teacher = [TEACHER_WORK_PER_PIXEL * p.shape[-2] * p.shape[-1] for p in trainer.photos]
+    total = sum(teacher) + 10 * 2 * 64 * 64
+    assert seen[0].progress == pytest.approx(teacher[0] / total)
+    assert trainer.work_done(5) == pytest.approx((sum(teacher) + 5 * 2 * 64 * 64) / total)
+    # The checkpoint carries the pictures (8-bit): a resumed run does not paint them again.
+    resumed = Trainer(style, _photos(), _with(TINY, teacher="stylize", steps=10))
+    resumed.resume(trainer.checkpoint())
+    again = []
+    assert resumed.teach([again.append]) == "finished" and again == []
+    for a, b in zip(resumed.targets, trainer.targets):
+        assert (a - b).abs().max() <= 0.5 / 255 + 1e-6
+
+
+@pytest.mark.slow
+def test_a_network_with_a_teacher_learns_to_paint_the_teachers_pictures():
+    # Same steps, same seed: the network trained with the teacher ends much closer to the
+    # teacher's pictures than one trained on the perceptual loss alone.
+    style = stripes(64, 64)
+    weights = dict(steps=40, learning_rate=0.01, style_weight=1.0, color_weight=1.0, teacher_weight=10.0)
+    taught = Trainer(style, _photos(), _with(TINY, teacher="stylize", **weights))
+    taught.run()
+    alone = Trainer(style, _photos(), _with(TINY, **weights))
+    alone.run()
+    with torch.no_grad():
+        errors = {name: sum(float((t.network(p) - target).abs().mean()) for p, target in zip(taught.photos, taught.targets))
+                  for name, t in (("taught", taught), ("alone", alone))}
+    assert errors["taught"] < 0.7 * errors["alone"], errors
+
+
+def test_a_style_file_from_before_the_full_resolution_stage_loads_as_it_was():
+    import io
+
+    from painterly.fast.model_file import style_from_bytes
+
+    old = TransformNet(Architecture(width=4, blocks=1, full_width=0)).eval()
+    payload = {"format": "painterly-fast-style", "format_version": 1, "painterly_version": "0.1", "name": "old",
+               "architecture": {"width": 4, "blocks": 1},  # no full_width: files written before it existed
+               "state_dict": {k: v.half() for k, v in old.state_dict().items()}, "info": {}}
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    loaded = style_from_bytes(buffer.getvalue(), "old.painterly")
+    assert loaded.network.arch == Architecture(width=4, blocks=1, full_width=0)
+    image = _ramp(40, 56)
+    with torch.no_grad():
+        assert torch.allclose(loaded.network(image), old.half().float()(image), atol=1e-5)
 
 
 def test_palette_term_is_small_for_the_paintings_own_colours_and_large_for_others():
@@ -478,11 +541,16 @@ def test_train_command_writes_style_checkpoint_preview_and_resumes(tmp_path, cap
     assert trained.info["settings"]["crop_size"] == 64
     assert trained.info["content_layers"] == {"b2.out": 1.0, "b4.out": 1.0, "b9.out": 1.0}
     assert opened(out.with_name("mine.preview.png")).size == (96, 72)
+    # The teacher (the default) painted both readable photos, kept as 8-bit pictures for --resume.
+    from painterly.fast.model_file import read_checkpoint
+
+    teacher = read_checkpoint(out.with_name("mine.painterly.ckpt"))["teacher"]
+    assert [(t.dtype, t.shape[1]) for t in teacher] == [(torch.uint8, 3)] * 2
     code, _, err = run(["fast", "train", style, "--images", photos, "-o", out, "--steps", "4", "--resume", *options], capsys)
     assert code == 0, err
     assert load_style(out).info["steps"] == 4
     code, _, err = run(["fast", "train", style, "--images", photos, "-o", out, "--steps", "6", "--resume",
-                        *options, "--style-weight", "1"], capsys)
+                        *options, "--style-weight", "2"], capsys)
     assert code == 2 and "style_weight" in err
 
 

@@ -21,3 +21,4 @@ class Progress:
     terms: Mapping[str, float] = field(default_factory=dict)  # named loss terms, for display
     elapsed: float = 0.0  # seconds since the run started
     progress: float = 0.0
+    stage: str = ""  # what is being counted, when not the run's own steps (e.g. "teacher": photos painted first)

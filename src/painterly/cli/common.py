@@ -135,7 +135,7 @@ class ProgressBar:
                 )
             else:
                 self.bar = tqdm(total=event.total or None, unit=self.unit, dynamic_ncols=True, file=sys.stderr)
-        postfix = {f"{self.unit}": f"{event.step}/{event.total}"} if self.by_work else {}
+        postfix = {event.stage or self.unit: f"{event.step}/{event.total}"} if self.by_work else {}
         if event.loss is not None:
             postfix.update({"loss": f"{event.loss:.4g}", **{k: f"{v:.3g}" for k, v in event.terms.items()}})
         if postfix:

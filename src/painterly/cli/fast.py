@@ -110,7 +110,10 @@ def run_train(args: argparse.Namespace) -> int:
     if args.checkpoint_every > 0:
         callbacks.append(EveryNSteps(args.checkpoint_every, checkpoint))
     with progress_run(args.quiet) as bar:
-        stopped = trainer.run([*bar, *callbacks])
+        # The teacher's pictures first (minutes: `stylize` on every photo), on the same bar.
+        stopped = trainer.teach(bar)
+        if stopped != "interrupted":
+            stopped = trainer.run([*bar, *callbacks])
     checkpoint()
     info = {"style_file": Path(args.style).name, "photos": len(photos)}
     save_bytes(style_to_bytes(trainer.style(info)), output, protect=[args.style, *paths])

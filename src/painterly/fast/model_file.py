@@ -136,12 +136,14 @@ def _read(source: str | os.PathLike | io.BytesIO, expected: str, path: str | os.
 # What a file may declare: TransformNet would build (or try to allocate) anything it is given.
 # The same ranges `fast train --width/--blocks` accepts (TrainSettings), read from there.
 ARCHITECTURE_RANGES = {
-    f.name: (f.metadata["minimum"], f.metadata["maximum"]) for f in fields(TrainSettings) if f.name in ("width", "blocks")
+    f.name: (f.metadata["minimum"], f.metadata["maximum"]) for f in fields(TrainSettings) if f.name in ("width", "blocks", "full_width")
 }
 
 
 def _architecture(payload: dict[str, Any], path: str | os.PathLike) -> Architecture:
     values = payload.get("architecture")
+    if isinstance(values, dict):
+        values = {"full_width": 0, **values}  # files from before the full-resolution stage have none
     if not isinstance(values, dict) or set(values) != set(ARCHITECTURE_RANGES):
         raise ModelError(f"{path}: unknown network architecture {_show(values)}")
     for key, (lo, hi) in ARCHITECTURE_RANGES.items():

@@ -34,6 +34,9 @@ class Architecture:
 
     width: int = 16  # channels of the first stage; the others have 2x and 3x
     blocks: int = 4  # residual blocks at 1/8 resolution
+    # Channels of a last stage at full resolution (0: none; the half-resolution output is resized
+    # bilinearly, as in the first shipped styles, which leaves no texture finer than ~4 px).
+    full_width: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -74,14 +77,15 @@ class TransformNet(nn.Module):
 
     def __init__(self, arch: Architecture = Architecture()):
         super().__init__()
-        if arch.width < 1 or arch.blocks < 0:
-            raise ValueError(f"width must be >= 1 and blocks >= 0, got {arch}")
+        if arch.width < 1 or arch.blocks < 0 or arch.full_width < 0:
+            raise ValueError(f"width must be >= 1, blocks and full_width >= 0, got {arch}")
         self.arch = arch
         a, b, c = arch.width, 2 * arch.width, 3 * arch.width
         self.encode = nn.Sequential(_conv_norm_relu(3, a, 2), _conv_norm_relu(a, b, 2), _conv_norm_relu(b, c, 2))
         self.transform = nn.Sequential(*(_Residual(c) for _ in range(arch.blocks)))
-        self.decode = nn.Sequential(_Up(c, b), _Up(b, a))
-        self.to_rgb = _conv(a, 3)
+        full = [_Up(a, arch.full_width)] if arch.full_width else []
+        self.decode = nn.Sequential(_Up(c, b), _Up(b, a), *full)
+        self.to_rgb = _conv(arch.full_width or a, 3)
 
     def forward(self, image: Tensor) -> Tensor:
         h, w = image.shape[-2:]
@@ -90,7 +94,8 @@ class TransformNet(nn.Module):
     def padded_forward(self, padded: Tensor) -> Tensor:
         """The network proper, on an input already padded by :func:`pad` (what ONNX exports)."""
         x = self.decode(self.transform(self.encode(padded)))
-        x = F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
+        if not self.arch.full_width:
+            x = F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
         return torch.sigmoid(self.to_rgb(x))
 
 

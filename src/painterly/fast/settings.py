@@ -24,6 +24,7 @@ from ..params import (
 SUFFIX = ".painterly"  # of a style file
 
 RUNTIMES = ("auto", "torch", "onnx")
+TEACHERS = ("stylize", "none")
 # Videos: how much of the previous painted frame is kept where the photo did not change (0: off),
 # and the range `fast apply --smoothing` accepts (checked before any file is touched).
 SMOOTHING = 0.5
@@ -32,7 +33,13 @@ SMOOTHING_RANGE = (0.0, 0.9)
 
 @dataclass
 class TrainSettings:
-    steps: int = option(700, "training steps (each one batch of random crops)", minimum=1, maximum=10 * MAX_STEPS)
+    teacher: str = option(
+        "stylize", "what the network learns to paint: stylize (painterly's own optimised picture of each "
+        "training photo, made first; docs/fast.md) or none (the perceptual loss alone, as Johnson et al.)",
+        choices=TEACHERS,
+    )
+    teacher_weight: float = option(7.0, "weight of the mean absolute difference to the teacher's picture (lower: more of the painting's texture, less of the teacher's detail)", minimum=0.0, maximum=MAX_WEIGHT)
+    steps: int = option(2000, "training steps (each one batch of random crops)", minimum=1, maximum=10 * MAX_STEPS)
     batch_size: int = option(4, "photo crops per step", minimum=1, maximum=256)
     crop_size: int = option(256, "side of the square random crops, in pixels", minimum=64, maximum=4096)
     early_crop_size: int = option(
@@ -45,13 +52,14 @@ class TrainSettings:
         "large the brush strokes come out relative to a photo", minimum=64, maximum=MAX_SIZE,
     )
     style_size: int = option(512, "long side of the style image when its statistics are taken", minimum=64, maximum=MAX_SIZE)
-    content_weight: float = option(1.0, "weight of the content loss", minimum=0.0, maximum=MAX_WEIGHT)
-    style_weight: float = option(5.0, "weight of the style loss (lower than for `stylize`: a network that starts from nothing needs a stronger pull toward the photo; 10 lost the scene, docs/fast.md)", minimum=0.0, maximum=MAX_WEIGHT)
+    content_weight: float = option(1.0, "weight of the content loss (its target: the teacher's picture's features, or the photo's with --teacher none)", minimum=0.0, maximum=MAX_WEIGHT)
+    style_weight: float = option(4.0, "weight of the style loss: the copy of the teacher alone averages strokes away (1 kept the scene best, 5 the painting; with --teacher none use 3-5: a network that starts from nothing needs a stronger pull toward the photo than `stylize`'s; 10 lost the scene, docs/fast.md)", minimum=0.0, maximum=MAX_WEIGHT)
     tv_weight: float = option(0.0, "weight of the total-variation smoothness term", minimum=0.0, maximum=MAX_WEIGHT)
     chroma_tv_weight: float = option(
-        300.0, "smoothness on colour only (not brightness): removes colour speckle, keeps strokes", minimum=0.0, maximum=MAX_WEIGHT
+        0.0, "smoothness on colour only (not brightness): removes colour speckle, keeps strokes (the teacher's "
+        "picture has none; with --teacher none use 300)", minimum=0.0, maximum=MAX_WEIGHT
     )
-    color_weight: float = option(10.0, "weight of matching the style's palette", minimum=0.0, maximum=MAX_WEIGHT)
+    color_weight: float = option(20.0, "weight of matching the style's palette", minimum=0.0, maximum=MAX_WEIGHT)
     color_statistic: str = option(
         "histogram", "what the palette term matches: histogram (the whole distribution of the style's colours) "
         "or moments (their mean and covariance)", choices=COLOR_STATISTICS,
@@ -63,6 +71,7 @@ class TrainSettings:
     learning_rate: float = option(2e-3, "Adam step size", minimum=0.0, maximum=10.0)
     width: int = option(16, "channels of the network's first stage (2x and 3x deeper); wider is slower", minimum=4, maximum=256)
     blocks: int = option(4, "residual blocks of the network", minimum=0, maximum=64)
+    full_width: int = option(8, "channels of a last stage at full resolution (0: none, the output is resized from half resolution, which blurs strokes finer than ~4 px)", minimum=0, maximum=256)
     model: str = option(DEFAULT_MODEL, "backbone whose features define the losses")
     content_layers: str | None = option(None, "content layers as name[:weight],… (default: shallower than stylize's, e.g. b2.out,b4.out,b9.out)")
     style_layers: str | None = option(None, "style layers as name[:weight],… (default: the backbone's)")

@@ -1,8 +1,14 @@
-"""Training a fast style: a TransformNet learns to minimise painterly's perceptual loss.
+"""Training a fast style: a TransformNet learns to paint like `stylize`.
 
-Johnson et al. (2016): the same content and style losses as the optimisation method, but the
-pixels come out of a network that sees random crops of many photos, so afterwards one forward
-pass styles any photo. The style statistics are taken once; each step scores a batch.
+Johnson et al. (2016) train the network on the optimisation's perceptual loss alone (the same
+content and style losses, but the pixels come out of a network that sees random crops of many
+photos). In the minutes a CPU can give it, such a network learned the palette and a stroke pattern
+and lost the scene (docs/fast.md). So by default it first has a teacher: `stylize` paints each
+training photo once, and the network learns to copy those pictures (a pixel term, and the content
+term's target taken from the teacher's picture instead of the photo), with the style and palette
+terms kept to hold the strokes that a copy alone would average away. This is distillation
+(Hinton et al. 2015) of the optimisation into the network; Johnson et al.'s loss stays available
+with ``teacher="none"``.
 """
 
 from __future__ import annotations
@@ -20,8 +26,9 @@ from ..backbones import create_backbone
 from ..devices import resolve_device
 from ..errors import ImageError, ParameterError
 from ..io import load_image, resize_long_side
-from ..params import layers_or_default
+from ..params import StyleParams, layers_or_default
 from ..progress import Progress
+from ..style_transfer import stylize
 from .model_file import FastStyle
 from .network import Architecture, TransformNet
 from .settings import TrainSettings
@@ -34,6 +41,11 @@ StopReason = Literal["finished", "callback", "interrupted"]
 # Johnson et al. (2016) likewise use relu2_2 of VGG-16.
 FAST_CONTENT_LAYERS = {"efficientnet-lite0": "b2.out,b4.out,b9.out", "vgg19": "relu2_2", "vgg16": "relu2_2"}
 
+
+# What the teacher's picture of one photo costs, in the training schedule's units (a step costs
+# the pixels of its batch of crops): `stylize` at its defaults took as long as ~130 steps of four
+# 128 px crops for a 512x400 photo on a 2-core CPU, ~40 per pixel of the photo.
+TEACHER_WORK_PER_PIXEL = 40.0
 
 # Pixels of a batch the palette histogram compares per step (a random subset: sorting every
 # pixel of a batch of crops each step would cost more than the network).
@@ -67,9 +79,12 @@ class Trainer:
         self.device = resolve_device(settings.device)
         self.generator = torch.Generator().manual_seed(settings.seed)
         torch.manual_seed(settings.seed)  # the network's initial weights
-        self.network = TransformNet(Architecture(settings.width, settings.blocks)).to(self.device)
+        self.network = TransformNet(Architecture(settings.width, settings.blocks, settings.full_width)).to(self.device)
         self.optimizer = torch.optim.Adam(self.network.parameters(), lr=settings.learning_rate)
         self.photos = [_fit_for_crops(p, settings.photo_size, settings.crop_size) for p in photos]
+        self.style_image = style_image
+        # The teacher's picture of each photo (None until painted), on the CPU like the photos.
+        self.targets: list[Tensor | None] = [None] * len(self.photos) if settings.teacher == "stylize" else []
         self.step = 0
         self.elapsed = 0.0
 
@@ -97,35 +112,68 @@ class Trainer:
         return min(s.early_crop_size, s.crop_size) if step < early_steps else s.crop_size
 
     def work_done(self, steps: int) -> float:
-        """Fraction of the run's cost spent after ``steps`` steps; a step costs its crop's pixels."""
+        """Fraction of the run's cost spent after ``steps`` steps (and the teacher's pictures painted
+        so far); a step costs its crops' pixels."""
         s = self.settings
         early = min(round(s.early_fraction * s.steps), s.steps)
-        small = min(s.early_crop_size, s.crop_size) ** 2
-        total = early * small + (s.steps - early) * s.crop_size**2
-        done = min(steps, early) * small + max(0, steps - early) * s.crop_size**2
+        small = min(s.early_crop_size, s.crop_size) ** 2 * s.batch_size
+        large = s.crop_size**2 * s.batch_size
+        teacher = [TEACHER_WORK_PER_PIXEL * p.shape[-2] * p.shape[-1] for p in self.photos] if self.targets else []
+        total = sum(teacher) + early * small + (s.steps - early) * large
+        done = sum(w for w, t in zip(teacher, self.targets) if t is not None)
+        done += min(steps, early) * small + max(0, steps - early) * large
         return done / total if total else 1.0
+
+    # -- the teacher ------------------------------------------------------------------------
+
+    def teach(self, callbacks: Sequence[Callable[[Progress], object]] = ()) -> StopReason:
+        """Paint each photo not yet painted with `stylize` at its defaults; ``callbacks`` get a
+        Progress after each photo. Ctrl-C stops between photos (or inside one, losing only it)."""
+        started = time.perf_counter() - self.elapsed
+        try:
+            for i, photo in enumerate(self.photos):
+                if i >= len(self.targets) or self.targets[i] is not None:
+                    continue
+                params = StyleParams(size=max(photo.shape[-2:]), model=self.settings.model, device=self.settings.device,
+                                     seed=self.settings.seed)
+                result = stylize(photo, self.style_image, params, backbone=self.backbone)
+                if result.stopped == "interrupted":
+                    return "interrupted"
+                self.targets[i] = result.image
+                self.elapsed = time.perf_counter() - started
+                event = Progress(step=i + 1, total=len(self.photos), elapsed=self.elapsed, progress=self.work_done(self.step),
+                                 stage="teacher")
+                for callback in callbacks:
+                    callback(event)
+        except KeyboardInterrupt:
+            return "interrupted"
+        return "finished"
 
     # -- one step ---------------------------------------------------------------------------
 
-    def batch(self, size: int | None = None) -> Tensor:
-        """Random crops (with random horizontal flips) of randomly chosen photos."""
-        crops = []
+    def batch(self, size: int | None = None) -> tuple[Tensor, Tensor | None]:
+        """Random crops (with random horizontal flips) of randomly chosen photos, and the same
+        crops of the teacher's pictures (None without a teacher)."""
+        crops: list[Tensor] = []
+        targets: list[Tensor] = []
         size = size or self.settings.crop_size
         for _ in range(self.settings.batch_size):
-            photo = self.photos[int(torch.randint(len(self.photos), (1,), generator=self.generator))]
+            index = int(torch.randint(len(self.photos), (1,), generator=self.generator))
+            photo = self.photos[index]
             h, w = photo.shape[-2:]
             top = int(torch.randint(h - size + 1, (1,), generator=self.generator))
             left = int(torch.randint(w - size + 1, (1,), generator=self.generator))
-            crop = photo[..., top : top + size, left : left + size]
-            if bool(torch.rand((), generator=self.generator) < 0.5):
-                crop = crop.flip(-1)
-            crops.append(crop)
-        return torch.cat(crops).to(self.device)
+            flip = bool(torch.rand((), generator=self.generator) < 0.5)
+            for source, out in ((photo, crops), (self.targets[index] if self.targets else None, targets)):
+                if source is not None:
+                    crop = source[..., top : top + size, left : left + size]
+                    out.append(crop.flip(-1) if flip else crop)
+        return torch.cat(crops).to(self.device), torch.cat(targets).to(self.device) if targets else None
 
-    def loss(self, photos: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+    def loss(self, photos: Tensor, targets: Tensor | None = None) -> tuple[Tensor, dict[str, Tensor]]:
         s = self.settings
         with torch.no_grad():
-            content_targets = self.backbone(photos, list(self.content_layers))
+            content_targets = self.backbone(photos if targets is None else targets, list(self.content_layers))
         painted = self.network(photos)
         feats = self.backbone(painted, list(dict.fromkeys([*self.content_layers, *self.style_layers])))
         content = losses.weighted_mean(
@@ -139,6 +187,8 @@ class Trainer:
             "tv": losses.smoothness_loss(painted, s.tv_weight, s.chroma_tv_weight),
             "color": s.color_weight * self.palette_loss(painted),
         }
+        if targets is not None:
+            terms["teacher"] = s.teacher_weight * (painted - targets).abs().mean()
         if s.shading_weight:
             # As in `stylize`: the crops' blurred luminance (blurred as at the photos' size) in the
             # painting's tones, the whole batch remapped at once.
@@ -160,12 +210,14 @@ class Trainer:
 
     def run(self, callbacks: Sequence[TrainCallback] = ()) -> StopReason:
         """Train up to ``settings.steps``; a callback returning True, or Ctrl-C, stops early."""
+        if self.teach() == "interrupted":
+            return "interrupted"
         self.network.train()
         started = time.perf_counter() - self.elapsed
         try:
             while self.step < self.settings.steps:
                 self.optimizer.zero_grad(set_to_none=True)
-                total, terms = self.loss(self.batch(self.crop_size_at(self.step)))
+                total, terms = self.loss(*self.batch(self.crop_size_at(self.step)))
                 total.backward()
                 self.optimizer.step()
                 self.step += 1
@@ -216,6 +268,8 @@ class Trainer:
             "network": {k: v.detach().cpu() for k, v in self.network.state_dict().items()},
             "optimizer": self.optimizer.state_dict(),
             "generator": self.generator.get_state(),
+            # The teacher's pictures, as 8-bit images: painting them again would take minutes.
+            "teacher": [None if t is None else (t * 255).round().to(torch.uint8) for t in self.targets],
         }
 
     def resume(self, state: dict[str, Any]) -> None:
@@ -232,6 +286,9 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         self.generator.set_state(state["generator"])
         self.step, self.elapsed = int(state["step"]), float(state["elapsed"])
+        saved_targets = state.get("teacher") or []
+        if len(saved_targets) == len(self.targets):  # the same photos; otherwise they are painted again
+            self.targets = [None if t is None else t.float() / 255 for t in saved_targets]
 
 
 def _fit_for_crops(photo: Tensor, long_side: int, crop: int) -> Tensor:
