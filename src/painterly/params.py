@@ -95,7 +95,7 @@ class StyleParams:
     tv_weight: float = option(0.0, "weight of the total-variation smoothness term", minimum=0.0, maximum=MAX_WEIGHT)
     color_weight: float = option(20.0, "weight of matching the style's palette (its colours' histogram or moments)", minimum=0.0, maximum=MAX_WEIGHT)
     shading_weight: float = option(
-        10.0, "weight of keeping the photo's light and shade (its blurred brightness, in the painting's tones)",
+        15.0, "weight of keeping the photo's light and shade (its blurred brightness, in the painting's tones)",
         minimum=0.0, maximum=MAX_WEIGHT,
     )
     color_statistic: str = option(
