@@ -88,6 +88,9 @@ def video_fps(style_name: str, frames: int) -> float:
         return written / (time.perf_counter() - start)
 
 
+TRAINING_PHOTOS = 14  # what the shipped styles were trained on (docs/fast.md)
+
+
 def whole_command_timings(style_name: str, repeats: int = 3) -> dict[str, float]:
     """Best-of-``repeats`` wall time of each tool's whole command on a 1024x768 photo."""
     commands = {}
@@ -113,14 +116,24 @@ def whole_command_timings(style_name: str, repeats: int = 3) -> dict[str, float]
 
 
 def training_step_seconds(crop_size: int, steps: int) -> float:
-    """Median seconds of a training step on ``crop_size`` crops (batch 4)."""
+    """Median seconds of a training step on ``crop_size`` crops (batch 4), the teacher's term
+    included (the photo stands in for the teacher's picture: the same cost, no minutes of painting)."""
     settings = TrainSettings(steps=steps, crop_size=crop_size, early_fraction=0.0, device="cpu")
     photos = [load_image(PHOTO)]
     trainer = Trainer(load_image(PAINTING), photos, settings)
+    trainer.targets = list(trainer.photos)
     stamps: list[float] = []
     trainer.run([lambda e: stamps.append(time.perf_counter())])
     gaps = sorted(b - a for a, b in zip(stamps, stamps[1:]))
     return gaps[len(gaps) // 2]
+
+
+def teacher_seconds() -> float:
+    """Seconds of the teacher's picture of one photo (`stylize` at --photo-size, 512 px)."""
+    trainer = Trainer(load_image(PAINTING), [load_image(PHOTO)], TrainSettings(device="cpu"))
+    start = time.perf_counter()
+    trainer.teach()
+    return time.perf_counter() - start
 
 
 def main() -> None:
@@ -151,9 +164,11 @@ def main() -> None:
     early = round(defaults.early_fraction * defaults.steps)
     small = training_step_seconds(defaults.early_crop_size, args.train_steps)
     large = training_step_seconds(defaults.crop_size, args.train_steps)
-    total = early * small + (defaults.steps - early) * large
-    print(f"training: {small:.3f} s/step at {defaults.early_crop_size} px, {large:.3f} s/step at {defaults.crop_size} px "
-          f"(batch {defaults.batch_size}) -> default `fast train` ({early} + {defaults.steps - early} steps) = {total / 60:.1f} min")
+    teacher = teacher_seconds()
+    total = TRAINING_PHOTOS * teacher + early * small + (defaults.steps - early) * large
+    print(f"training: teacher {teacher:.1f} s per photo, {small:.3f} s/step at {defaults.early_crop_size} px, "
+          f"{large:.3f} s/step at {defaults.crop_size} px (batch {defaults.batch_size}) -> default `fast train` on "
+          f"{TRAINING_PHOTOS} photos ({early} + {defaults.steps - early} steps) = {total / 60:.1f} min")
 
 
 if __name__ == "__main__":
