@@ -13,6 +13,7 @@ from imagegen import stripes
 # Tiny runs with fixed weights and taps, so the assertions don't move when the defaults are tuned.
 TINY = dict(
     size=64, iterations=8, pyramid_start=0, device="cpu", style_weight=10.0, chroma_tv_weight=0.0, color_statistic="moments",
+    shading_weight=10.0,
     style_layers="stem,b1.dw,b3.dw,b5.dw,b8.dw,b11.dw,b14.dw",
 )
 
