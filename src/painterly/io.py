@@ -624,10 +624,10 @@ def _encode_webp(f: BinaryIO, pixels: np.ndarray, quality: int) -> None:
 
 
 def _encode_tiff(f: BinaryIO, pixels: np.ndarray, quality: int) -> None:
+    import tifffile  # here, not at the top (see _read_tiff16)
+
     # Tag 34675 is the ICC profile (type 7, UNDEFINED); extratags works on old tifffile too.
     icc = _srgb_icc()
-    import tifffile
-
     tifffile.imwrite(
         f, pixels, photometric="rgb", compression="zlib", metadata=None,
         extratags=[(34675, 7, len(icc), icc, True)],

@@ -130,10 +130,10 @@ class Trainer:
         """Paint each photo not yet painted with `stylize` at its defaults; ``callbacks`` get a
         Progress after each photo. Ctrl-C stops between photos (or inside one, losing only it)."""
         started = time.perf_counter() - self.elapsed
+        pending = [i for i, target in enumerate(self.targets) if target is None]  # none without a teacher
         try:
-            for i, photo in enumerate(self.photos):
-                if i >= len(self.targets) or self.targets[i] is not None:
-                    continue
+            for i in pending:
+                photo = self.photos[i]
                 params = StyleParams(size=max(photo.shape[-2:]), model=self.settings.model, device=self.settings.device,
                                      seed=self.settings.seed)
                 result = stylize(photo, self.style_image, params, backbone=self.backbone)
