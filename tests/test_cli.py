@@ -113,6 +113,29 @@ def test_help_shows_every_parameter_with_its_default(capsys):
         assert f"(default: {value})" in text
 
 
+def test_each_command_word_builds_its_own_parser_and_help_lists_them_all(capsys):
+    # A run builds only its command's parser (cli/__init__.py): the table naming each command's
+    # module must cover exactly what the modules register.
+    from painterly.cli import COMMAND_MODULES, build_parser
+
+    def words(parser):
+        return set(parser._subparsers._group_actions[0].choices)  # argparse keeps them only here
+
+    assert words(build_parser()) == set(COMMAND_MODULES)
+    for word, module in COMMAND_MODULES.items():
+        assert word in words(build_parser(word))
+        assert words(build_parser(word)) == {w for w, m in COMMAND_MODULES.items() if m == module}
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    listed = capsys.readouterr().out
+    assert all(word in listed for word in COMMAND_MODULES)
+    # A global option before the command, and an unknown word, still parse as before.
+    assert main(["--threads", "1", "models"]) == 0
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--threads", "1", "paint"])
+    assert exit_info.value.code == 2 and "invalid choice: 'paint'" in capsys.readouterr().err
+
+
 def test_models_lists_backbones_and_offline_availability(capsys):
     code, out, _ = run(["models"], capsys)
     assert code == 0

@@ -221,8 +221,10 @@ class _Painters:
             import os
 
             from ..fast.onnx_apply import OnnxPainter, style_session
+            from .startup import configure_threads
 
-            threads = os.environ.get("OMP_NUM_THREADS", "")  # as startup.configure_threads planned them
+            configure_threads(self.args.threads)
+            threads = os.environ.get("OMP_NUM_THREADS", "")
             session = style_session(self.file, _onnx_cache_dir(), int(threads) if threads.isdigit() else 0)
             self._onnx = OnnxPainter(session, strength=self.args.strength)
         return self._onnx
@@ -230,9 +232,10 @@ class _Painters:
     def torch(self) -> Any:
         if self._torch is None:
             from ..fast.apply import FastStylizer
-            from .startup import load_torch
+            from .startup import configure_threads, load_torch
 
-            load_torch()  # with the thread count startup planned
+            configure_threads(self.args.threads)
+            load_torch()
             from ..fast.model_file import load_style
 
             a = self.args
