@@ -79,9 +79,14 @@ def _read_style_file(path: Path) -> bytes:
 
 
 def pad_array(image: np.ndarray) -> np.ndarray:
-    """(H, W, 3) -> padded (H', W', 3), exactly as :func:`painterly.fast.network.pad` pads."""
+    """(H, W, 3) -> padded (3, H', W'), exactly as :func:`painterly.fast.network.pad` pads.
+
+    Channels first, as the network takes them: np.pad writes the transposed view into one new
+    contiguous array, instead of a padded copy and then a transposed one.
+    """
     top, bottom, left, right, mode = pad_amounts(*image.shape[:2])
-    return np.pad(image, ((top, bottom), (left, right), (0, 0)), mode="edge" if mode == "replicate" else "reflect")
+    channels_first = image.transpose(2, 0, 1)
+    return np.pad(channels_first, ((0, 0), (top, bottom), (left, right)), mode="edge" if mode == "replicate" else "reflect")
 
 
 class OnnxPainter:
@@ -98,7 +103,7 @@ class OnnxPainter:
     def __call__(self, image: np.ndarray) -> np.ndarray:
         image = np.asarray(image, dtype=np.float32)
         h, w = image.shape[:2]
-        padded = np.ascontiguousarray(pad_array(image).transpose(2, 0, 1)[None])
+        padded = np.ascontiguousarray(pad_array(image)[None])
         out = self.session.run(None, {self.input_name: padded})[0]
         painted = out[0, :, MARGIN : MARGIN + h, MARGIN : MARGIN + w].transpose(1, 2, 0)
         if self.strength < 1.0:
