@@ -20,7 +20,6 @@ import contextlib
 import os
 import re
 import stat
-import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import BinaryIO, Union
@@ -95,7 +94,7 @@ def probe_writable(path: PathLike) -> None:
     if not folder.is_dir():
         raise ImageError(f"{name}: cannot be created: {_name(folder)} is a file, not a folder")
     try:
-        fd, probe = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp")
+        fd, probe = _create_temporary(folder, target.name)
     except OSError as e:
         raise ImageError(f"{name}: cannot write in {_name(folder)} ({error_detail(e)})") from None
     os.close(fd)
@@ -136,7 +135,7 @@ def write_atomically(
     mode = _new_file_mode(target)
     encode = content if callable(content) else (lambda f: f.write(content))
     try:
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp")
+        fd, tmp = _create_temporary(target.parent, target.name)
     except OSError as e:
         raise ImageError(f"{name}: cannot write {what} ({error_detail(e)})") from None
     os.close(fd)  # reopened by name: some encoders (tifffile) want a file object with a name
@@ -145,7 +144,7 @@ def write_atomically(
             encode(f)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, mode)  # mkstemp makes 0600 files; users expect their umask
+        os.chmod(tmp, mode)  # created 0600; users expect their umask
         os.replace(tmp, target)
     except BaseException as e:
         with contextlib.suppress(OSError):
@@ -157,6 +156,19 @@ def write_atomically(
         raise
     _fsync_directory(target.parent)
     return target
+
+
+def _create_temporary(folder: Path, name: str) -> tuple[int, str]:
+    """A new, empty 0600 file ``.NAME.PID.RANDOM.tmp`` in ``folder`` (what remove_stale_temporaries
+    recognises), opened for writing: tempfile.mkstemp's guarantees, without importing tempfile
+    and with it shutil, bz2 and lzma (~7 ms of a 0.35 s `fast apply`)."""
+    for _ in range(100):
+        path = os.path.join(folder, f".{name}.{os.getpid()}.{os.urandom(6).hex()}.tmp")
+        try:
+            return os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600), path
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name in {folder}")
 
 
 def partial_path(target: PathLike) -> Path:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,11 +17,14 @@ if TYPE_CHECKING:
 
 def shipped_styles() -> dict[str, Path]:
     """Name -> file of each style in painterly/fast/styles/, sorted by name."""
-    folder = resources.files("painterly.fast") / "styles"
+    # Beside this module (painterly is installed as files, never zipped: ONNX Runtime and torch
+    # read these by path); importlib.resources would add ~5 ms to every `fast apply`.
+    folder = Path(__file__).parent / "styles"
     found = {}
-    for entry in folder.iterdir():
-        if entry.name.endswith(SUFFIX):
-            found[entry.name[: -len(SUFFIX)]] = Path(str(entry))
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.name.endswith(SUFFIX):
+                found[entry.name[: -len(SUFFIX)]] = Path(entry.path)
     return dict(sorted(found.items()))
 
 
