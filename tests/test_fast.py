@@ -66,6 +66,22 @@ def test_padding_reflects_the_border():
     assert torch.equal(padded[..., MARGIN : MARGIN + 40, MARGIN : MARGIN + 48], image)
 
 
+@pytest.mark.parametrize("full_width", [0, 4])
+def test_the_last_layers_zero_padding_leaves_the_picture_as_reflection_does(full_width):
+    # to_rgb pads with zeros (fused into the convolution, cheaper in ONNX Runtime); its border
+    # pixels fall in the cropped margin, so the picture is what reflection padding gives, exactly.
+    torch.manual_seed(0)
+    net = TransformNet(Architecture(width=4, blocks=1, full_width=full_width)).eval()
+    reflecting = TransformNet(Architecture(width=4, blocks=1, full_width=full_width)).eval()
+    reflecting.load_state_dict(net.state_dict())
+    reflecting.to_rgb.padding_mode = "reflect"
+    image = torch.rand(1, 3, 37, 45)
+    with torch.no_grad():
+        assert torch.equal(net(image), reflecting(image))
+        # ...and the padding does differ where it is cropped, so the test would see a wider reach.
+        assert not torch.equal(net.padded_forward(pad(image)), reflecting.padded_forward(pad(image)))
+
+
 # -- files ------------------------------------------------------------------------------------
 
 

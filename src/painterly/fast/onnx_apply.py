@@ -21,7 +21,7 @@ from .padding import MARGIN, pad_amounts
 
 # Bump when the exported graph changes for the same style file (a new opset, another layout):
 # caches of older exports are then ignored instead of used.
-EXPORT_VERSION = "opset17-v1"
+EXPORT_VERSION = "opset17-v2"
 
 
 def onnx_session(model: bytes, threads: int = 0) -> Any:
