@@ -215,3 +215,26 @@ def test_python_dash_m_exit_code_for_a_missing_file(tmp_path, cat_path):
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [proc.stderr.strip()] and "nope.jpg" in proc.stderr
     assert not os.path.exists(tmp_path / "o.png")
+
+
+def test_progress_bar_names_what_it_counts_and_follows_the_work(capsys):
+    # `fast train` first paints its teacher's pictures, then trains: the bar says which it counts
+    # (a bar that said "step 3/14" while painting photos would be wrong), and its percentage is
+    # the work done, not the count.
+    from painterly.cli.common import ProgressBar
+    from painterly.progress import Progress
+
+    bar = ProgressBar()
+    bar(Progress(step=1, total=14, progress=0.05, stage="teacher"))
+    bar(Progress(step=14, total=14, progress=0.40, stage="teacher"))
+    bar.close()
+    painted = capsys.readouterr().err.split("\r")[-1]
+    assert "teacher=14/14" in painted and painted.lstrip().startswith("40%")
+
+    bar = ProgressBar()
+    bar(Progress(step=1, total=14, progress=0.05, stage="teacher"))
+    bar(Progress(step=500, total=2000, progress=0.55, loss=2.5, terms={"style": 1.25}))
+    bar.close()
+    trained = capsys.readouterr().err.split("\r")[-1]
+    assert "step=500/2000" in trained and "teacher" not in trained
+    assert "loss=2.5" in trained and "style=1.25" in trained and trained.lstrip().startswith("55%")
