@@ -210,7 +210,11 @@ class _Painters:
         self._torch: Any = None
 
     def load(self) -> None:
-        """Read and check the style file now, before the first job."""
+        """Plan the threads (the busy-core probe has had the imports to finish) and read and check
+        the style file now, before the first job."""
+        from .startup import configure_threads
+
+        configure_threads(self.args.threads)
         if self.torch_free:
             self.onnx()
         else:
@@ -221,10 +225,8 @@ class _Painters:
             import os
 
             from ..fast.onnx_apply import OnnxPainter, style_session
-            from .startup import configure_threads
 
-            configure_threads(self.args.threads)
-            threads = os.environ.get("OMP_NUM_THREADS", "")
+            threads = os.environ.get("OMP_NUM_THREADS", "")  # as load() planned them
             session = style_session(self.file, _onnx_cache_dir(), int(threads) if threads.isdigit() else 0)
             self._onnx = OnnxPainter(session, strength=self.args.strength)
         return self._onnx
@@ -232,10 +234,9 @@ class _Painters:
     def torch(self) -> Any:
         if self._torch is None:
             from ..fast.apply import FastStylizer
-            from .startup import configure_threads, load_torch
+            from .startup import load_torch
 
-            configure_threads(self.args.threads)
-            load_torch()
+            load_torch()  # with the threads load() planned
             from ..fast.model_file import load_style
 
             a = self.args

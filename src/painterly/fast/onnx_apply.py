@@ -103,7 +103,7 @@ class OnnxPainter:
     def __call__(self, image: np.ndarray) -> np.ndarray:
         image = np.asarray(image, dtype=np.float32)
         h, w = image.shape[:2]
-        padded = np.ascontiguousarray(pad_array(image)[None])
+        padded = pad_array(image)[None]  # np.pad's result is a new contiguous array
         out = self.session.run(None, {self.input_name: padded})[0]
         painted = out[0, :, MARGIN : MARGIN + h, MARGIN : MARGIN + w].transpose(1, 2, 0)
         if self.strength < 1.0:
