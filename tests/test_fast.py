@@ -8,6 +8,7 @@ import numpy as np
 import onnxruntime
 import pytest
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from painterly.cli import main
@@ -644,3 +645,43 @@ def _painting(file_name):
     from pathlib import Path
 
     return Path(__file__).parents[1] / "examples" / file_name
+
+
+# -- the photo skip -----------------------------------------------------------------------------
+
+
+def test_the_photo_skip_needs_a_full_resolution_stage():
+    with pytest.raises(ValueError, match="full_width"):
+        TransformNet(Architecture(width=4, blocks=1, full_width=0, photo_skip=1))
+    with pytest.raises(ParameterError, match="photo_skip"):
+        _with(TINY, full_width=0, photo_skip=1).validate()
+
+
+def test_the_photo_skip_feeds_the_padded_photo_to_the_full_resolution_stage():
+    # With the weights from the lower stages' features zeroed, the last stage sees only the photo:
+    # its output must be what the same layers give on the padded photo alone, computed here by hand.
+    torch.manual_seed(0)
+    net = TransformNet(Architecture(width=4, blocks=1, full_width=5, photo_skip=1)).eval()
+    last = net.decode[-1].conv
+    conv, norm = last[0], last[1]
+    with torch.no_grad():
+        conv.weight[:, :4] = 0  # the first 4 input channels are the upsampled features
+        padded = pad(torch.rand(1, 3, 30, 41))
+        by_hand = F.conv2d(F.pad(padded, (1, 1, 1, 1), mode="reflect"), conv.weight[:, 4:], conv.bias)
+        by_hand = torch.relu(norm(by_hand))
+        by_hand = torch.sigmoid(net.to_rgb(by_hand))
+        assert torch.allclose(net.padded_forward(padded), by_hand, atol=1e-6)
+
+
+def test_a_style_with_the_photo_skip_round_trips_and_runs_in_onnx(tmp_path):
+    from painterly.fast.model_file import FastStyle
+
+    torch.manual_seed(0)
+    network = TransformNet(Architecture(width=4, blocks=1, full_width=4, photo_skip=1)).eval()
+    path = _resave(FastStyle(network, "skip", {}), tmp_path / "skip.painterly")
+    style = load_style(path)
+    assert style.network.arch.photo_skip == 1
+    image = _ramp(37, 50)
+    by_torch = FastStylizer(style, runtime="torch")(image)
+    by_onnx = FastStylizer(style, runtime="onnx")(image)
+    assert (by_torch - by_onnx).abs().max() < 1e-4

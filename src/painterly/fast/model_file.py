@@ -136,20 +136,23 @@ def _read(source: str | os.PathLike | io.BytesIO, expected: str, path: str | os.
 # What a file may declare: TransformNet would build (or try to allocate) anything it is given.
 # The same ranges `fast train --width/--blocks` accepts (TrainSettings), read from there.
 ARCHITECTURE_RANGES = {
-    f.name: (f.metadata["minimum"], f.metadata["maximum"]) for f in fields(TrainSettings) if f.name in ("width", "blocks", "full_width")
+    f.name: (f.metadata["minimum"], f.metadata["maximum"]) for f in fields(TrainSettings) if f.name in ("width", "blocks", "full_width", "photo_skip")
 }
 
 
 def _architecture(payload: dict[str, Any], path: str | os.PathLike) -> Architecture:
     values = payload.get("architecture")
     if isinstance(values, dict):
-        values = {"full_width": 0, **values}  # files from before the full-resolution stage have none
+        # Files from before the full-resolution stage and the photo skip have neither.
+        values = {"full_width": 0, "photo_skip": 0, **values}
     if not isinstance(values, dict) or set(values) != set(ARCHITECTURE_RANGES):
         raise ModelError(f"{path}: unknown network architecture {_show(values)}")
     for key, (lo, hi) in ARCHITECTURE_RANGES.items():
         v = values[key]
         if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
             raise ModelError(f"{path}: architecture field {key!r} must be a whole number from {lo} to {hi}, got {_show(v)}")
+    if values["photo_skip"] and not values["full_width"]:
+        raise ModelError(f"{path}: architecture field 'photo_skip' needs a full-resolution stage ('full_width' > 0)")
     return Architecture(**values)
 
 

@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from ..errors import ParameterError
 from ..images import MIN_SIDE
 from ..params import (
     COLOR_STATISTICS,
@@ -72,6 +73,7 @@ class TrainSettings:
     width: int = option(16, "channels of the network's first stage (2x and 3x deeper); wider is slower", minimum=4, maximum=256)
     blocks: int = option(4, "residual blocks of the network", minimum=0, maximum=64)
     full_width: int = option(8, "channels of a last stage at full resolution (0: none, the output is resized from half resolution, which blurs strokes finer than ~4 px)", minimum=0, maximum=256)
+    photo_skip: int = option(1, "1: the full-resolution stage also sees the photo, so fine edges need not pass through 1/8 resolution (needs --full-width); 0: it sees only the network's features", minimum=0, maximum=1)
     model: str = option(DEFAULT_MODEL, "backbone whose features define the losses")
     content_layers: str | None = option(None, "content layers as name[:weight],… (default: shallower than stylize's, e.g. b2.out,b4.out,b9.out)")
     style_layers: str | None = option(None, "style layers as name[:weight],… (default: the backbone's)")
@@ -80,6 +82,8 @@ class TrainSettings:
 
     def validate(self) -> TrainSettings:
         check_fields(self)
+        if self.photo_skip and not self.full_width:
+            raise ParameterError("photo_skip: needs a full-resolution stage (full_width > 0)", field="photo_skip")
         for name in ("content_layers", "style_layers"):
             if getattr(self, name) is not None:
                 parse_layer_spec(getattr(self, name), name)

@@ -79,7 +79,7 @@ class Trainer:
         self.device = resolve_device(settings.device)
         self.generator = torch.Generator().manual_seed(settings.seed)
         torch.manual_seed(settings.seed)  # the network's initial weights
-        self.network = TransformNet(Architecture(settings.width, settings.blocks, settings.full_width)).to(self.device)
+        self.network = TransformNet(Architecture(settings.width, settings.blocks, settings.full_width, settings.photo_skip)).to(self.device)
         self.optimizer = torch.optim.Adam(self.network.parameters(), lr=settings.learning_rate)
         self.photos = [_fit_for_crops(p, settings.photo_size, settings.crop_size) for p in photos]
         self.style_image = style_image
