@@ -632,7 +632,7 @@ def test_shipped_styles_look_like_their_own_painting(name, painted_cats):
         assert to_own < OWN_PAINTING_MARGIN * style_distances([painted[name]], painting)[0], other
 
 
-OWN_PAINTING_MARGIN = 0.85  # measured: own / nearest other painting 0.34-0.82 (Léger the nearest)
+OWN_PAINTING_MARGIN = 0.85  # measured: own / nearest other painting 0.34-0.63 (Léger the highest), own / photo 0.13-0.63
 
 
 def _small(image):
