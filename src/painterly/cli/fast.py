@@ -208,13 +208,14 @@ class _Painters:
         )
         self._onnx: Any = None
         self._torch: Any = None
+        self._threads = 0  # 0: ONNX Runtime's own choice, until load() plans them
 
     def load(self) -> None:
         """Plan the threads (the busy-core probe has had the imports to finish) and read and check
         the style file now, before the first job."""
         from .startup import configure_threads
 
-        configure_threads(self.args.threads)
+        self._threads = configure_threads(self.args.threads)
         if self.torch_free:
             self.onnx()
         else:
@@ -222,12 +223,9 @@ class _Painters:
 
     def onnx(self) -> Any:
         if self._onnx is None:
-            import os
-
             from ..fast.onnx_apply import OnnxPainter, style_session
 
-            threads = os.environ.get("OMP_NUM_THREADS", "")  # as load() planned them
-            session = style_session(self.file, _onnx_cache_dir(), int(threads) if threads.isdigit() else 0)
+            session = style_session(self.file, _onnx_cache_dir(), self._threads)
             self._onnx = OnnxPainter(session, strength=self.args.strength)
         return self._onnx
 

@@ -91,15 +91,16 @@ def check_threads(threads: str | None = None) -> tuple[int | None, str | None]:
     return count, user_policy or os.environ.get("OMP_WAIT_POLICY")
 
 
-def configure_threads(threads: str | None = None) -> None:
+def configure_threads(threads: str | None = None) -> int:
     """Set OMP_NUM_THREADS / OMP_WAIT_POLICY for this process unless the user already did
-    (the choice :func:`check_threads` describes); "auto" counts the busy cores now, or takes
-    the probe's count when :func:`start_busy_cores_probe` ran."""
+    (the choice :func:`check_threads` describes) and return the thread count; "auto" counts the
+    busy cores now, or takes the probe's count when :func:`start_busy_cores_probe` ran."""
     count, policy = check_threads(threads)
     busy = _probe.result() if _probe is not None else busy_cores()
     plan = plan_threads(usable_cpus(), busy, threads=count, wait_policy=policy)
     os.environ["OMP_NUM_THREADS"] = str(plan.threads)
     os.environ["OMP_WAIT_POLICY"] = plan.wait_policy
+    return plan.threads
 
 
 def load_torch() -> None:

@@ -73,7 +73,10 @@ def _style_from(source: str | os.PathLike | io.BytesIO, path: str | os.PathLike)
     info = payload.get("info", {})
     if not isinstance(info, dict) or not all(isinstance(k, str) for k in info):
         raise ModelError(f"{path}: field 'info' must be a mapping of names to values, got {_show(info)}")
-    network = TransformNet(arch)
+    try:
+        network = TransformNet(arch)  # refuses what the ranges alone allow: a skip with no full-resolution stage
+    except ValueError as err:
+        raise ModelError(f"{path}: architecture: {err}") from None
     try:
         network.load_state_dict(weights, strict=True)
     except RuntimeError as err:
@@ -151,8 +154,6 @@ def _architecture(payload: dict[str, Any], path: str | os.PathLike) -> Architect
         v = values[key]
         if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
             raise ModelError(f"{path}: architecture field {key!r} must be a whole number from {lo} to {hi}, got {_show(v)}")
-    if values["photo_skip"] and not values["full_width"]:
-        raise ModelError(f"{path}: architecture field 'photo_skip' needs a full-resolution stage ('full_width' > 0)")
     return Architecture(**values)
 
 

@@ -88,7 +88,7 @@ class TransformNet(nn.Module):
         if arch.width < 1 or arch.blocks < 0 or arch.full_width < 0 or arch.photo_skip not in (0, 1):
             raise ValueError(f"width must be >= 1, blocks and full_width >= 0, photo_skip 0 or 1, got {arch}")
         if arch.photo_skip and not arch.full_width:
-            raise ValueError("photo_skip needs a full-resolution stage (full_width > 0)")
+            raise ValueError("'photo_skip' needs a full-resolution stage ('full_width' > 0)")
         self.arch = arch
         a, b, c = arch.width, 2 * arch.width, 3 * arch.width
         self.encode = nn.Sequential(_conv_norm_relu(3, a, 2), _conv_norm_relu(a, b, 2), _conv_norm_relu(b, c, 2))
@@ -108,13 +108,10 @@ class TransformNet(nn.Module):
     def padded_forward(self, padded: Tensor) -> Tensor:
         """The network proper, on an input already padded by :func:`pad` (what ONNX exports)."""
         x = self.transform(self.encode(padded))
-        if self.arch.photo_skip:
-            *lower, last = self.decode
-            for stage in lower:
-                x = stage(x)
-            x = last(x, padded)
-        else:
-            x = self.decode(x)
+        *lower, last = self.decode
+        for stage in lower:
+            x = stage(x)
+        x = last(x, padded if self.arch.photo_skip else None)
         if not self.arch.full_width:
             x = F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
         return torch.sigmoid(self.to_rgb(x))
