@@ -26,7 +26,9 @@ def stripes_path(tmp_path) -> Path:
 
 @pytest.fixture
 def style_file(tmp_path) -> Path:
-    """A small fast style with random weights (test_fast, test_hardening)."""
+    """A small fast style with random weights, laid out as the shipped ones are (a full-resolution
+    stage with the photo skip, so `fast apply` takes the polyphase graph), for test_fast and
+    test_hardening."""
     import torch
 
     from painterly.fast.model_file import FastStyle, style_to_bytes
@@ -34,7 +36,7 @@ def style_file(tmp_path) -> Path:
 
     torch.manual_seed(0)
     path = tmp_path / "random.painterly"
-    path.write_bytes(style_to_bytes(FastStyle(TransformNet(Architecture(width=4, blocks=1)), "random", {"steps": 0})))
+    path.write_bytes(style_to_bytes(FastStyle(TransformNet(Architecture(width=4, blocks=1, full_width=4, photo_skip=1)), "random", {"steps": 0})))
     return path
 
 

@@ -89,7 +89,7 @@ def test_the_last_layers_zero_padding_leaves_the_picture_as_reflection_does(full
 def test_style_file_round_trip_keeps_pictures_and_info(style_file):
     style = load_style(style_file)
     assert style.name == "random" and style.info == {"steps": 0}
-    assert style.network.arch == Architecture(width=4, blocks=1)
+    assert style.network.arch == Architecture(width=4, blocks=1, full_width=4, photo_skip=1)
     assert not any(p.requires_grad for p in style.network.parameters())
     again = load_style(_resave(style, style_file.parent / "again.painterly"))
     image = _ramp()
@@ -685,3 +685,88 @@ def test_a_style_with_the_photo_skip_round_trips_and_runs_in_onnx(tmp_path):
     by_torch = FastStylizer(style, runtime="torch")(image)
     by_onnx = FastStylizer(style, runtime="onnx")(image)
     assert (by_torch - by_onnx).abs().max() < 1e-4
+
+
+# -- the inference form (polyphase.py) ----------------------------------------------------------
+
+
+def _random_network(arch):
+    """Random weights large enough that the picture is not a flat sigmoid plateau."""
+    torch.manual_seed(1)
+    net = TransformNet(arch).eval()
+    with torch.no_grad():
+        for name, parameter in net.named_parameters():
+            if parameter.dim() == 4:
+                parameter.normal_(0, 0.4)
+            elif name.endswith("bias"):
+                parameter.normal_(0, 0.3)
+    return net
+
+
+def test_a_resized_convolution_puts_each_tap_where_the_resize_sends_it():
+    from painterly.fast.polyphase import resized_conv_weight
+
+    # The top-left tap (row and column offset -1) of a 3x3 kernel on the x2-resized map: for the
+    # output's even rows it reads the small map's row above (i-1), for odd rows its own row (i);
+    # columns alike. Phase (a, b) is output channel 2a + b; kernel index 0 is offset -1.
+    weight = torch.zeros(1, 1, 3, 3)
+    weight[0, 0, 0, 0] = 1.0
+    phased = resized_conv_weight(weight)
+    assert phased.shape == (4, 1, 3, 3)
+    expected = torch.zeros(4, 1, 3, 3)
+    expected[0, 0, 0, 0] = 1  # phase (0, 0): row i-1, column j-1
+    expected[1, 0, 0, 1] = 1  # phase (0, 1): row i-1, column j
+    expected[2, 0, 1, 0] = 1  # phase (1, 0): row i, column j-1
+    expected[3, 0, 1, 1] = 1  # phase (1, 1): row i, column j
+    assert torch.equal(phased, expected)
+    # The centre tap is read from the pixel itself in every phase.
+    weight = torch.zeros(1, 1, 3, 3)
+    weight[0, 0, 1, 1] = 2.0
+    assert torch.equal(resized_conv_weight(weight)[:, 0, 1, 1], torch.full((4,), 2.0))
+
+
+@pytest.mark.parametrize("arch", [Architecture(width=4, blocks=1, full_width=5, photo_skip=1),
+                                  Architecture(width=4, blocks=2, full_width=3, photo_skip=0)],
+                         ids=["photo-skip", "no-skip"])
+@pytest.mark.parametrize("h, w", [(37, 53), (64, 64), (9, 300)])
+def test_the_polyphase_network_paints_the_same_picture(arch, h, w):
+    from painterly.fast.polyphase import PolyphaseNet
+
+    net = _random_network(arch)
+    padded = pad(torch.rand(1, 3, h, w))
+    with torch.no_grad():
+        want = net.padded_forward(padded)
+        phases = PolyphaseNet(net)(padded)
+        whole = PolyphaseNet(net, interleave=True)(padded)
+    assert want.std() > 0.05  # a picture with detail, so a misplaced pixel would show
+    assert phases.shape == (1, 12, padded.shape[-2] // 2, padded.shape[-1] // 2)
+    assert (F.pixel_shuffle(phases, 2) - want).abs().max() < 1e-5
+    assert (whole - want).abs().max() < 1e-5
+
+
+def test_interleaving_without_torch_is_pixel_shuffle():
+    from painterly.fast.onnx_apply import interleave
+
+    phases = torch.rand(2, 12, 5, 7)
+    want = F.pixel_shuffle(phases, 2).permute(0, 2, 3, 1).numpy()
+    assert np.array_equal(interleave(phases.numpy()), want)
+
+
+@pytest.mark.parametrize("full_width, output", [(4, "padded_output_phases"), (0, "padded_output")])
+def test_the_cached_graph_gives_phases_only_where_there_is_a_full_resolution_stage(tmp_path, full_width, output):
+    from painterly.fast.model_file import FastStyle
+    from painterly.fast.onnx_apply import OnnxPainter, style_session
+
+    net = _random_network(Architecture(width=4, blocks=1, full_width=full_width, photo_skip=int(full_width > 0)))
+    path = _resave(FastStyle(net, "s", {}), tmp_path / "s.painterly")
+    session = style_session(path, tmp_path / "cache")
+    assert session.get_outputs()[0].name == output
+    image = _ramp(37, 50)
+    painted = OnnxPainter(session)(image[0].permute(1, 2, 0).numpy())
+    with torch.no_grad():
+        want = net(image)[0].permute(1, 2, 0).numpy()
+    assert painted.shape == (37, 50, 3)
+    # ONNX Runtime's convolutions round differently from PyTorch's, and these large random weights
+    # amplify that to ~1e-3; a pixel or phase out of place would be off by ~0.1.
+    assert np.abs(painted - want).max() < 1e-2
+    assert np.abs(painted - want).mean() < 1e-3

@@ -109,14 +109,15 @@ def _torch_runner(style: FastStyle, device: torch.device) -> Runner:
 
 
 def _onnx_runner(style: FastStyle) -> Runner:
-    from .onnx_apply import onnx_session
+    from .onnx_apply import PHASES_OUTPUT, onnx_session
     from .onnx_export import onnx_bytes
 
-    session = onnx_session(onnx_bytes(style))
+    session = onnx_session(onnx_bytes(style, phases=True))
     name = session.get_inputs()[0].name
+    phases = session.get_outputs()[0].name == PHASES_OUTPUT
 
     def run(padded: Tensor) -> Tensor:
-        out = session.run(None, {name: np.ascontiguousarray(padded.numpy(), dtype=np.float32)})[0]
-        return torch.from_numpy(out)
+        out = torch.from_numpy(session.run(None, {name: np.ascontiguousarray(padded.numpy(), dtype=np.float32)})[0])
+        return torch.nn.functional.pixel_shuffle(out, 2) if phases else out
 
     return run
