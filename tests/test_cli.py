@@ -113,6 +113,19 @@ def test_help_shows_every_parameter_with_its_default(capsys):
         assert f"(default: {value})" in text
 
 
+def test_help_fits_the_terminal_width_it_is_given(capsys, monkeypatch):
+    # The parsers size their help from $COLUMNS as argparse does, without importing shutil.
+    widths = {}
+    for columns in (60, 200):
+        monkeypatch.setenv("COLUMNS", str(columns))
+        with pytest.raises(SystemExit):
+            main(["fast", "apply", "--help"])
+        text = capsys.readouterr().out
+        below_usage = text[text.index("\n\n"):].splitlines()  # usage lines cannot break inside an option
+        widths[columns] = max(map(len, below_usage))
+    assert widths[60] <= 60 < 100 < widths[200] <= 200
+
+
 def test_each_command_word_builds_its_own_parser_and_help_lists_them_all(capsys):
     # A run builds only its command's parser (cli/__init__.py): the table naming each command's
     # module must cover exactly what the modules register.

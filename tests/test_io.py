@@ -440,6 +440,17 @@ def test_save_rounds_and_leaves_the_callers_tensor_alone(tmp_path):
     save_image(t[0], tmp_path / "chw.png")  # (3, H, W) works too
 
 
+def test_save_array_rounds_clips_and_turns_nan_into_black(tmp_path):
+    from painterly.io import save_array
+
+    pixels = np.array([[[0.6 / 255, 254.6 / 255, 1.7], [-0.3, np.nan, np.inf]], [[-np.inf, 0.5, 1.0], [0, 0, 0]]],
+                      dtype=np.float32)
+    before = pixels.copy()
+    path = save_array(pixels, tmp_path / "out.png")
+    assert np.array_equal(pixels, before, equal_nan=True)  # the caller's array is untouched
+    assert np.asarray(opened(path)).tolist() == [[[1, 255, 255], [0, 0, 255]], [[0, 128, 255], [0, 0, 0]]]
+
+
 def test_save_creates_missing_directories(tmp_path):
     path = save_image(torch.rand(1, 3, 4, 4), tmp_path / "a" / "b" / "out.png")
     assert path.is_file() and opened(path).size == (4, 4)

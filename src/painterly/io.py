@@ -531,8 +531,10 @@ def save_array(
     scale, dtype = (255, np.uint8) if bits == 8 else (65535, np.uint16)
     # One float copy, worked on in place: a chain of temporaries cost 20-30 ms of a 0.4 s command.
     work = np.array(pixels, dtype=np.float32)
-    np.nan_to_num(work, copy=False, nan=0.0)
-    np.clip(work, 0, 1, out=work)
+    # fmax/fmin instead of nan_to_num + clip: they take the number over a NaN, so NaN -> 0 and
+    # inf -> 1 in two passes; nan_to_num also builds masks of the infinities (6 of its 8 ms here).
+    np.fmax(work, 0.0, out=work)
+    np.fmin(work, 1.0, out=work)
     work *= scale
     quantised = np.rint(work, out=work).astype(dtype)  # round, not truncate
     write_atomically(target, lambda f: _ENCODERS[fmt](f, quantised, quality), errors=_ENCODE_ERRORS, what="image")
@@ -635,9 +637,9 @@ def _encode_png(f: BinaryIO, pixels: np.ndarray, quality: int) -> None:
 
 def _encode_jpeg(f: BinaryIO, pixels: np.ndarray, quality: int) -> None:
     # subsampling=0 (4:4:4): stylised images are full of fine coloured strokes that 4:2:0 smears.
-    Image.fromarray(pixels).save(
-        f, format="JPEG", quality=quality, subsampling=0, optimize=True, icc_profile=_srgb_icc()
-    )
+    # No optimize=True: its second, Huffman-table pass made a 1024x768 picture 5 % smaller and
+    # took 14 ms more (19 against 5 ms), a twentieth of a whole `fast apply`.
+    Image.fromarray(pixels).save(f, format="JPEG", quality=quality, subsampling=0, icc_profile=_srgb_icc())
 
 
 def _encode_webp(f: BinaryIO, pixels: np.ndarray, quality: int) -> None:

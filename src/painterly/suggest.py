@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 
 
 def did_you_mean(name: str, choices: Iterable[str], *, limit: int = 3) -> str:
     """Return ' (did you mean X?)' for the closest choices, or '' if none is close."""
+    import difflib  # here: only a mistake needs it, and it is ~1.5 ms of every start
+
     choices = list(choices)
     close = difflib.get_close_matches(name, choices, n=limit, cutoff=0.5)
     if not close:

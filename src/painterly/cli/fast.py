@@ -311,7 +311,8 @@ def _register_export(commands: Subparsers) -> None:
     parser = commands.add_parser(
         "export", help="write a style as an ONNX model",
         description="Write MODEL as ONNX (opset 17). Its input is a (1,3,H,W) float image in [0,1], "
-        "reflection-padded by 16 px and then up to multiples of 8; crop the output the same way.",
+        "reflection-padded by 8 px and then, on the bottom and right, up to multiples of 8; crop the "
+        "output the same way.",
     )
     parser.add_argument("model", help="style name or .painterly file")
     parser.add_argument("-o", "--output", required=True, help="the .onnx file to write")
