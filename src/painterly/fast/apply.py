@@ -109,8 +109,9 @@ def _torch_runner(style: FastStyle, device: torch.device) -> Runner:
 
 
 def _onnx_runner(style: FastStyle) -> Runner:
-    from .onnx_apply import PHASES_OUTPUT, onnx_session
+    from .onnx_apply import onnx_session
     from .onnx_export import onnx_bytes
+    from .onnx_names import PHASES_OUTPUT
 
     session = onnx_session(onnx_bytes(style, phases=True))
     name = session.get_inputs()[0].name

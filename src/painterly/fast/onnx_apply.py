@@ -17,14 +17,12 @@ from typing import Any
 import numpy as np
 
 from ..errors import ModelError, ParameterError
+from .onnx_names import PHASES_OUTPUT
 from .padding import MARGIN, pad_amounts
 
 # Bump when the exported graph changes for the same style file (a new opset, another layout):
 # caches of older exports are then ignored instead of used.
 EXPORT_VERSION = "opset17-v3-phases"
-# The output name of graphs that give the picture's four pixel phases, (N, 12, H/2, W/2):
-# onnx_export.onnx_bytes(phases=True) of a network with a full-resolution stage (polyphase.py).
-PHASES_OUTPUT = "padded_output_phases"
 
 
 def onnx_session(model: bytes, threads: int = 0) -> Any:

@@ -16,11 +16,10 @@ import torch
 from torch import nn
 
 from .model_file import FastStyle
-from .onnx_apply import PHASES_OUTPUT
+from .onnx_names import INPUT, OUTPUT, PHASES_OUTPUT
 from .polyphase import PolyphaseNet, supports
 
 OPSET = 17
-INPUT, OUTPUT = "padded_image", "padded_output"
 
 
 class _Padded(nn.Module):
