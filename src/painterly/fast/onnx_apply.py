@@ -22,7 +22,7 @@ from .padding import MARGIN, pad_amounts
 
 # Bump when the exported graph changes for the same style file (a new opset, another layout):
 # caches of older exports are then ignored instead of used.
-EXPORT_VERSION = "opset17-v3-phases"
+EXPORT_VERSION = "opset17-v4-phases"
 
 
 def onnx_session(model: bytes, threads: int = 0) -> Any:
