@@ -51,8 +51,9 @@ def _taps(phase: int, offset: int) -> tuple[int, int]:
 
 
 def resized_conv_weight(weight: Tensor) -> Tensor:
-    """(O, I, 3, 3) weights of a 3x3 convolution of a x2-resized, edge-padded map -> (4O, I, 3, 3)
-    weights of a 3x3 convolution of the edge-padded map itself, one output channel per phase."""
+    """(O, I, 3, 3) weights of a 3x3 convolution of a x2-resized map reflected by one pixel ->
+    (4O, I, 3, 3) weights of a 3x3 convolution of the small map edge-padded by one pixel, with
+    output channel 4o + 2a + b for phase (a, b) of output o."""
     out_channels, in_channels = weight.shape[:2]
     phased = weight.new_zeros(out_channels, 2, 2, in_channels, 3, 3)
     for a in (0, 1):
