@@ -2,8 +2,8 @@
 
 The exported graph is the network on an already padded input (:func:`network.pad`), with the
 height and width dynamic; padding and cropping stay in Python, where they are cheap. Networks with a
-full-resolution stage are exported in the form of :mod:`.polyphase` (the same picture, with less
-memory written); ``phases=True`` leaves the output's four phases for the caller to interleave, as
+full-resolution stage are exported in the form of :mod:`.polyphase` (the same picture, without
+copying full-size feature maps); ``phases=True`` leaves the output's four phases for the caller to interleave, as
 `fast apply` does, since ONNX Runtime's DepthToSpace is slower than numpy's copy (~10 ms of 0.13 s).
 """
 

@@ -3,8 +3,8 @@
 TransformNet's last stage works at full resolution: the 16-channel map of the half-resolution stage
 is resized x2 (nearest), concatenated with the photo, reflection-padded, convolved, normalised and
 turned into RGB. In ONNX Runtime on a CPU, the single run of `fast apply` on a 1024x768 photo spent
-half its time (~85 of 170 ms) copying those 16- and 19-channel full-size maps (Resize, Concat, Pad),
-not convolving them (docs/fast.md, "Where the time goes").
+almost half its time (~70 of ~150 ms) copying maps in Resize, Concat and Pad, most of them those
+16- and 19-channel full-size ones, and less convolving (docs/fast.md, "Where the time goes").
 
 :class:`PolyphaseNet` computes the same function with that stage at half resolution, on the four
 pixel phases of its output (a polyphase decomposition, as in the sub-pixel convolution of Shi et al.
@@ -50,24 +50,10 @@ def _taps(phase: int, offset: int) -> tuple[int, int]:
     return row % 2, row // 2
 
 
-def resized_conv_weight(weight: Tensor) -> Tensor:
-    """(O, I, 3, 3) weights of a 3x3 convolution of a x2-resized map reflected by one pixel ->
-    (4O, I, 3, 3) weights of a 3x3 convolution of the small map edge-padded by one pixel, with
-    output channel 4o + 2a + b for phase (a, b) of output o."""
-    out_channels, in_channels = weight.shape[:2]
-    phased = weight.new_zeros(out_channels, 2, 2, in_channels, 3, 3)
-    for a in (0, 1):
-        for b in (0, 1):
-            for dy in (-1, 0, 1):
-                for dx in (-1, 0, 1):
-                    oy, ox = _taps(a, dy)[1], _taps(b, dx)[1]
-                    phased[:, a, b, :, oy + 1, ox + 1] += weight[:, :, dy + 1, dx + 1]
-    return phased.reshape(4 * out_channels, in_channels, 3, 3)
-
-
 def phase_conv_weight(weight: Tensor) -> Tensor:
-    """(O, I, 3, 3) weights of a zero-padded 3x3 convolution at full resolution -> (4O, 4I, 3, 3)
-    weights of the same convolution from the input's phases to the output's."""
+    """(O, I, 3, 3) weights of a 3x3 convolution at full resolution -> (4O, 4I, 3, 3) weights of
+    the same convolution from the input's phases to the output's (channel 4c + 2a + b on both
+    sides). Zero padding at full resolution is zero padding of every phase."""
     out_channels, in_channels = weight.shape[:2]
     phased = weight.new_zeros(out_channels, 2, 2, in_channels, 2, 2, 3, 3)
     for a in (0, 1):
@@ -77,6 +63,18 @@ def phase_conv_weight(weight: Tensor) -> Tensor:
                     (pa, oy), (pb, ox) = _taps(a, dy), _taps(b, dx)
                     phased[:, a, b, :, pa, pb, oy + 1, ox + 1] += weight[:, :, dy + 1, dx + 1]
     return phased.reshape(4 * out_channels, 4 * in_channels, 3, 3)
+
+
+def resized_conv_weight(weight: Tensor) -> Tensor:
+    """(O, I, 3, 3) weights of a 3x3 convolution of a x2-resized map reflected by one pixel ->
+    (4O, I, 3, 3) weights of a 3x3 convolution of the small map edge-padded by one pixel, with
+    output channel 4o + 2a + b for phase (a, b) of output o.
+
+    The nearest resize makes all four phases of its output the small map itself, so each tap of
+    :func:`phase_conv_weight` lands on the same input whatever its phase: the phases are summed.
+    """
+    out_channels, in_channels = weight.shape[:2]
+    return phase_conv_weight(weight).reshape(4 * out_channels, in_channels, 4, 3, 3).sum(dim=2)
 
 
 def strided_photo_weight(weight: Tensor) -> Tensor:
